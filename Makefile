@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: MIT
+# dtact build. Out-of-tree: everything goes under $(O) (default build/).
+#   make            libraries, tools, test and bench programs
+#   make test       build and run every test (SAN=1: under ASan+UBSan)
+#   make bench      run the benchmarks, print their tables
+#   make install    DESTDIR=... prefix=/usr/local
+#   V=1             show the commands
+
+O        ?= build
+SAN      ?= 0
+prefix   ?= /usr/local
+libdir   ?= $(prefix)/lib
+incdir   ?= $(prefix)/include
+bindir   ?= $(prefix)/bin
+pcdir    ?= $(libdir)/pkgconfig
+
+ARCH ?= $(shell uname -m)
+ifeq ($(ARCH),x86_64)
+ARCH_DIR := arch/x86_64
+else
+$(error dtact: unsupported ARCH '$(ARCH)' (supported: x86_64; aarch64 and riscv64 are planned))
+endif
+
+VERSION  := 0.1.0
+SOMAJOR  := 0
+SONAME   := libdtact.so.$(SOMAJOR)
+
+CC       ?= gcc
+ifeq ($(CC),cc)
+CC       := gcc
+endif
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden \
+	-fno-strict-aliasing -Iinclude -I. $(WARN)
+ifeq ($(SAN),1)
+BASEFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -DDT_SAN=1
+LDSAN     := -fsanitize=address,undefined
+O         := $(O)-san
+endif
+ALL_CFLAGS = $(BASEFLAGS) $(CFLAGS) -MMD -MP
+
+ifneq ($(V),1)
+Q := @
+quiet = @printf '  %-7s %s\n' $(1) $(2);
+else
+Q :=
+quiet =
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all test bench tools install uninstall clean demo deps
+
+CORE_SRC := $(wildcard core/*.c)
+ARCH_SRC := $(wildcard $(ARCH_DIR)/*.S) $(wildcard $(ARCH_DIR)/*.c)
+LIB_OBJ  := $(patsubst %,$(O)/%.o,$(basename $(CORE_SRC) $(ARCH_SRC)))
+
+TEST_SRC := $(wildcard tests/*.c)
+TEST_BIN := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRC))
+TEST_ASM := $(wildcard tests/*.S)
+TEST_ASM_OBJ := $(patsubst %.S,$(O)/%.o,$(TEST_ASM))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRC))
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(patsubst examples/%.c,$(O)/examples/%,$(EXAMPLE_SRC))
+
+all: $(O)/libdtact.so $(O)/libdtact.a $(O)/dtact.pc $(EXAMPLE_BIN) $(BENCH_BIN) $(TEST_BIN)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(call quiet,AS,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/libdtact.a: $(LIB_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(O)/libdtact.so: $(LIB_OBJ) core/libdtact.map
+	$(call quiet,LD,$@)$(CC) -shared -pthread -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=core/libdtact.map -o $@ $(LIB_OBJ) $(LDSAN)
+	@ln -sf libdtact.so $(O)/$(SONAME)
+
+$(O)/dtact.pc: dtact.pc.in Makefile
+	@mkdir -p $(dir $@)
+	$(call quiet,GEN,$@)sed -e 's|@prefix@|$(prefix)|' -e 's|@libdir@|$(libdir)|' \
+		-e 's|@incdir@|$(incdir)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Unit tests: Criterion, linked statically against the runtime so that
+# hidden internal functions can be exercised directly.
+$(O)/tests/%: $(O)/tests/%.o $(O)/libdtact.a $(TEST_ASM_OBJ)
+	$(call quiet,LD,$@)$(CC) -pthread -o $@ $< $(TEST_ASM_OBJ) $(O)/libdtact.a -lcriterion $(LDSAN)
+
+$(O)/bench/%: $(O)/bench/%.o $(O)/libdtact.a
+	$(call quiet,LD,$@)$(CC) -pthread -o $@ $< $(O)/libdtact.a $(LDSAN)
+
+# Examples use only the public header and link the shared library, as a user would.
+$(O)/examples/%: examples/%.c $(O)/libdtact.so include/dtact.h
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(BASEFLAGS) $(CFLAGS) -o $@ $< -L$(O) -ldtact \
+		-Wl,-rpath,'$$ORIGIN/..' $(LDSAN)
+
+# test and bench first install missing Debian dependencies (as root), so
+# that they work as the first command on a fresh machine.
+test:
+	$(Q)./scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) SAN=$(SAN) ./tests/run.sh
+
+bench:
+	$(Q)./scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) ./bench/run.sh
+
+deps:
+	$(Q)./scripts/deps.sh
+
+install: $(O)/libdtact.so $(O)/libdtact.a $(O)/dtact.pc
+	install -D -m 0755 $(O)/libdtact.so $(DESTDIR)$(libdir)/libdtact.so.$(VERSION)
+	ln -sf libdtact.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(libdir)/libdtact.so
+	install -D -m 0644 $(O)/libdtact.a $(DESTDIR)$(libdir)/libdtact.a
+	install -D -m 0644 include/dtact.h $(DESTDIR)$(incdir)/dtact.h
+	install -D -m 0644 $(O)/dtact.pc $(DESTDIR)$(pcdir)/dtact.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(libdir)/libdtact.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME) \
+		$(DESTDIR)$(libdir)/libdtact.so $(DESTDIR)$(libdir)/libdtact.a \
+		$(DESTDIR)$(incdir)/dtact.h $(DESTDIR)$(pcdir)/dtact.pc
+
+clean:
+	rm -rf $(O) $(O)-san
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

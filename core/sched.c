@@ -1,0 +1,1054 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core/sched.c - the mesh scheduler: workers, run queues, spawn placement,
+ * park/unpark, the idle path and fiber exit (DESIGN 3 and 5).
+ *
+ * Switching.  A fiber that parks picks the next runnable fiber of its own
+ * worker and switches to it directly; only when nothing is runnable does it
+ * switch to the worker's scheduler loop ("idle context", running on the
+ * worker thread's own stack), which polls timers and epoll and sleeps.
+ * The switcher variant is chosen by the context being resumed (the idle
+ * context always restores FP state).  errno belongs to the worker thread,
+ * so it is saved in the fiber on every switch out and restored on every
+ * switch in.
+ *
+ * Wake-ups.  A fiber is made runnable on its own worker only:
+ *   - by that worker itself: pushed on the local FIFO, no atomics;
+ *   - by another worker:     through the SPSC ring from that worker, plus a
+ *                            bit in the target's mail_bits word;
+ *   - by any other thread (or when the ring is full): the injection stack.
+ * Then the waker reads the target's `sleeping` flag and writes its eventfd
+ * only if the target announced that it is about to block in epoll_wait.
+ * The waker's publish (a seq_cst RMW) and its load of `sleeping` are
+ * ordered against the sleeper's store of `sleeping` and its re-check of
+ * mail_bits/inject (both seq_cst), so one of the two always sees the
+ * other: no lost wake-up, no syscall when the target is awake.
+ *
+ * Park/unpark race.  A fiber registers a wait record, releases the lock of
+ * what it waits on, and parks.  A waker can claim the record and make the
+ * fiber runnable in between; the fiber then finds itself in its own run
+ * queue when it picks the next fiber, and simply goes on running.  Because
+ * only the owner worker runs a fiber, a fiber in its run queue before it
+ * has switched out is never resumed twice.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/futex.h>
+
+#include "core/dt.h"
+#include "core/reactor.h"
+#include "core/real.h"
+
+#ifdef DT_SAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+struct dt_runtime dt_rt;
+__thread struct dt_worker *dt_self
+	__attribute__((tls_model("initial-exec")));
+
+#define IDLE_SPINS	200	/* pause loops before parking in epoll */
+#define POLL_EVERY	64	/* picks between two non-blocking polls */
+
+/* ---------------------------------------------------------------- */
+/* Local run queue (owner only)                                      */
+
+static inline void runq_push(struct dt_worker *w, struct dt_fiber *f)
+{
+	f->next = NULL;
+	f->state = DT_FIBER_READY;
+	if (w->runq_tail)
+		w->runq_tail->next = f;
+	else
+		w->runq_head = f;
+	w->runq_tail = f;
+	w->runq_len++;
+}
+
+static inline struct dt_fiber *runq_pop(struct dt_worker *w)
+{
+	struct dt_fiber *f = w->runq_head;
+
+	if (f) {
+		w->runq_head = f->next;
+		if (!w->runq_head)
+			w->runq_tail = NULL;
+		w->runq_len--;
+	}
+	return f;
+}
+
+/* ---------------------------------------------------------------- */
+/* Mailboxes and the injection stack                                  */
+
+static unsigned mail_words(void)
+{
+	return (unsigned)(dt_rt.nworkers + 63) / 64;
+}
+
+static inline bool has_mail(struct dt_worker *w, memory_order mo)
+{
+	unsigned i, n = mail_words();
+
+	if (atomic_load_explicit(&w->inject, mo))
+		return true;
+	for (i = 0; i < n; i++)
+		if (atomic_load_explicit(&w->mail_bits[i], mo))
+			return true;
+	return false;
+}
+
+static void take_from_mailbox(void *ctx, uint32_t idx)
+{
+	struct dt_worker *w = ctx;
+
+	runq_push(w, &dt_rt.arena.fibers[idx]);
+	w->st.mailbox_in++;
+}
+
+static void drain_mail(struct dt_worker *w)
+{
+	unsigned i, n = mail_words();
+	struct dt_fiber *l, *rev = NULL;
+
+	for (i = 0; i < n; i++) {
+		uint64_t bits;
+
+		if (!atomic_load_explicit(&w->mail_bits[i],
+					  memory_order_relaxed))
+			continue;
+		/* Pairs with the producer's fetch_or after its push: seeing
+		 * the bit makes the ring's slots visible. */
+		bits = atomic_exchange_explicit(&w->mail_bits[i], 0,
+						memory_order_acq_rel);
+		while (bits) {
+			unsigned s = i * 64 + (unsigned)__builtin_ctzll(bits);
+			struct dt_mailbox *m;
+
+			bits &= bits - 1;
+			/* Published before the bit (release in the store
+			 * below plus the seq_cst RMW on the bit). */
+			m = __atomic_load_n(&w->mbox[s], __ATOMIC_ACQUIRE);
+			if (m)
+				dt_mailbox_drain(m, take_from_mailbox, w);
+		}
+	}
+	if (!atomic_load_explicit(&w->inject, memory_order_relaxed))
+		return;
+	/* Pairs with the release CAS in inject_push. */
+	l = atomic_exchange_explicit(&w->inject, NULL, memory_order_acquire);
+	while (l) {			/* reverse into push order */
+		struct dt_fiber *nx = l->next;
+
+		l->next = rev;
+		rev = l;
+		l = nx;
+	}
+	while (rev) {
+		struct dt_fiber *nx = rev->next;
+
+		runq_push(w, rev);
+		w->st.inject_in++;
+		rev = nx;
+	}
+}
+
+static void inject_push(struct dt_worker *t, struct dt_fiber *f)
+{
+	struct dt_fiber *h = atomic_load_explicit(&t->inject,
+						  memory_order_relaxed);
+	do
+		f->next = h;
+	while (!atomic_compare_exchange_weak_explicit(&t->inject, &h, f,
+			memory_order_seq_cst, memory_order_relaxed));
+}
+
+static void notify(struct dt_worker *t)
+{
+	/* seq_cst: ordered after the publish above (see file comment). */
+	if (atomic_load_explicit(&t->sleeping, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(&t->sleeping, 0, memory_order_seq_cst)) {
+		uint64_t one = 1;
+
+		dt_sys(SYS_write, t->evfd, &one, sizeof(one), 0, 0, 0);
+		if (dt_self)
+			dt_self->st.wakeups_sent++;
+	}
+}
+
+void dt_fiber_unpark(struct dt_fiber *f)
+{
+	struct dt_worker *t = f->worker, *me = dt_self;
+
+	if (me == t) {
+		runq_push(t, f);
+		return;
+	}
+	if (me) {
+		struct dt_mailbox *m = t->mbox[me->id];
+
+		if (dt_unlikely(!m)) {
+			/* Only this worker produces into t->mbox[me->id]. */
+			m = aligned_alloc(DT_CACHELINE, sizeof(*m));
+			if (m) {
+				memset(m, 0, sizeof(*m));
+				__atomic_store_n(&t->mbox[me->id], m,
+						 __ATOMIC_RELEASE);
+			}
+		}
+		if (m && dt_mailbox_push(m, f->idx)) {
+			atomic_fetch_or_explicit(&t->mail_bits[me->id / 64],
+						 1ull << (me->id % 64),
+						 memory_order_seq_cst);
+			notify(t);
+			return;
+		}
+	}
+	inject_push(t, f);
+	notify(t);
+}
+
+/* ---------------------------------------------------------------- */
+/* Switching                                                         */
+
+static void reap(struct dt_worker *w, struct dt_fiber *f);
+static void after_switch(struct dt_worker *w);
+
+#ifdef DT_SAN
+static inline void san_start(void **fake, const void *lo, size_t size)
+{
+	__sanitizer_start_switch_fiber(fake, lo, size);
+}
+static inline void san_finish(void *fake)
+{
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+}
+#define SAN_FAKE(f) (&(f)->asan_fake_stack)
+#else
+#define san_start(fake, lo, size) ((void)0)
+#define san_finish(fake) ((void)0)
+#endif
+
+/* Switch from the running fiber (or the loop, from == NULL) to `to`
+ * (or the loop, to == NULL). */
+static inline void switch_to(struct dt_worker *w, struct dt_fiber *from,
+			     struct dt_fiber *to)
+{
+	void **save = from ? &from->sp : &w->idle_sp;
+	void *load = to ? to->sp : w->idle_sp;
+
+	w->cur = to;
+	w->st.switches++;
+	if (to)
+		to->state = DT_FIBER_RUNNING;
+#ifdef DT_SAN
+	{
+		void **fake = from ? SAN_FAKE(from) : NULL;
+		void *dead_fake;
+
+		if (from && from->state == DT_FIBER_DONE)
+			fake = NULL;	/* the stack dies: no fake stack */
+		if (to)
+			san_start(fake ? fake : &dead_fake, to->stack_lo,
+				  to->stack_size);
+		else
+			san_start(fake ? fake : &dead_fake, w->loop_stack_lo,
+				  w->loop_stack_size);
+		if (!fake)
+			(void)dead_fake;
+	}
+#endif
+	if (!to || to->fp)
+		dt_ctx_switch_fp(save, load);
+	else
+		dt_ctx_switch(save, load);
+	san_finish(from ? from->asan_fake_stack : NULL);
+}
+
+static void poll_io(struct dt_worker *w, int64_t timeout_ns);
+
+static void run_timers(struct dt_worker *w)
+{
+	if (w->timers.len) {
+		int64_t now = dt_now_ns();
+
+		if (dt_timer_next(&w->timers) <= now)
+			dt_timer_run(&w->timers, now);
+	}
+}
+
+/* Next fiber to run on w, from the fiber side (never blocks). */
+static inline struct dt_fiber *pick(struct dt_worker *w)
+{
+	if (dt_unlikely(++w->tick >= POLL_EVERY)) {
+		w->tick = 0;
+		run_timers(w);
+		poll_io(w, 0);
+	}
+	if (has_mail(w, memory_order_relaxed))
+		drain_mail(w);
+	return runq_pop(w);
+}
+
+void dt_park(int reason)
+{
+	struct dt_worker *w = dt_self;
+	struct dt_fiber *f = w->cur, *n;
+
+	f->reason = (uint8_t)reason;
+	w->st.parks[reason]++;
+	f->state = DT_FIBER_PARKED;
+	n = pick(w);
+	if (n == f) {		/* woken before it got out */
+		f->state = DT_FIBER_RUNNING;
+		return;
+	}
+	f->saved_errno = errno;
+	switch_to(w, f, n);
+	/* Resumed, possibly on a context that left a dead fiber behind. */
+	after_switch(dt_self);
+	errno = f->saved_errno;
+}
+
+void dt_yield(void)
+{
+	struct dt_worker *w = dt_self;
+
+	if (!w || !w->cur) {
+		dt_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		return;
+	}
+	runq_push(w, w->cur);
+	dt_park(DT_REASON_YIELD);
+}
+
+/* Runs first on every new fiber's stack (from dt_ctx_trampoline). */
+static void fiber_entry(void *arg)
+{
+	struct dt_fiber *f = arg;
+
+	san_finish(NULL);
+	after_switch(f->worker);
+	errno = 0;
+	f->fn(f->arg);
+	dt_fiber_exit(NULL);
+}
+
+void dt_ctx_entry_returned(void)
+{
+	dt_msg("dtact: a fiber's entry function returned into the "
+	       "trampoline; aborting\n");
+	abort();
+}
+
+void dt_fiber_exit(void *retval)
+{
+	struct dt_worker *w = dt_self;
+	struct dt_fiber *f = w->cur;
+	struct dt_fiber *n;
+
+	f->retval = retval;
+	dt_keys_run_destructors(f);
+	dt_keys_free(f);
+	atomic_fetch_sub_explicit(&w->resident, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&dt_rt.fibers_done, 1,
+				  memory_order_relaxed);
+	f->state = DT_FIBER_DONE;
+	f->reason = DT_REASON_EXIT;
+	w->st.parks[DT_REASON_EXIT]++;
+	/* Joiner wake and slot release wait until we are off this stack. */
+	w->dead = f;
+	n = pick(w);
+	switch_to(w, f, n);
+	__builtin_unreachable();
+}
+
+static void after_switch(struct dt_worker *w)
+{
+	struct dt_fiber *d = w->dead;
+	struct dt_waiter *j;
+	int det;
+
+	if (dt_likely(!d))
+		return;
+	w->dead = NULL;
+	dt_spin_lock(&d->join_lock);
+	d->done = 1;
+	det = d->detached;
+	j = d->joiner;
+	d->joiner = NULL;
+	dt_spin_unlock(&d->join_lock);
+	if (det)
+		reap(w, d);
+	else if (j && dt_waiter_claim(j, DT_WAIT_WOKEN))
+		dt_waiter_post(j);
+}
+
+static void reap(struct dt_worker *w, struct dt_fiber *f)
+{
+	if (f->stack_kind == DT_STACK_MMAP)
+		dt_sys(SYS_munmap, (char *)f->stack_lo - dt_rt.arena.page,
+		       f->stack_size + dt_rt.arena.page, 0, 0, 0, 0);
+	f->stack_kind = DT_STACK_ARENA;
+	dt_arena_free(&dt_rt.arena, w, f);
+}
+
+/* ---------------------------------------------------------------- */
+/* Spawn                                                             */
+
+static struct dt_worker *place(int hint)
+{
+	struct dt_worker *me = dt_self, *best, *ws = dt_rt.workers;
+	int n = dt_rt.nworkers, i;
+	uint32_t mine, slack;
+
+	if (hint >= 0)
+		return &ws[hint % n];
+	if (n == 1)
+		return &ws[0];
+	if (!me) {
+		uint32_t r = atomic_fetch_add_explicit(&dt_rt.rr, 1,
+						       memory_order_relaxed);
+		struct dt_worker *a = &ws[r % n], *b = &ws[(r + 1) % n];
+
+		return atomic_load_explicit(&b->resident,
+					    memory_order_relaxed) <
+		       atomic_load_explicit(&a->resident,
+					    memory_order_relaxed) ? b : a;
+	}
+	/*
+	 * Deflection: stay local (cheapest: no mailbox, warm cache) unless
+	 * this worker holds clearly more fibers than the least loaded peer.
+	 * Up to 8 workers every peer is looked at, beyond that two chosen
+	 * by the tick (power of two choices).
+	 */
+	mine = atomic_load_explicit(&me->resident, memory_order_relaxed);
+	slack = 2 + mine / 8;
+	best = me;
+	if (n <= 8) {
+		for (i = 0; i < n; i++) {
+			uint32_t r = atomic_load_explicit(&ws[i].resident,
+							  memory_order_relaxed);
+			if (r + slack < mine && r < atomic_load_explicit(
+				    &best->resident, memory_order_relaxed))
+				best = &ws[i];
+		}
+	} else {
+		uint32_t x = (uint32_t)me->st.spawns * 2654435761u;
+
+		for (i = 0; i < 2; i++) {
+			struct dt_worker *c = &ws[(x >> (i * 16)) % n];
+			uint32_t r = atomic_load_explicit(&c->resident,
+							  memory_order_relaxed);
+			if (r + slack < mine)
+				best = c;
+		}
+	}
+	return best;
+}
+
+static int setup_stack(struct dt_fiber *f, const struct dt_spawn *s)
+{
+	struct dt_arena *a = &dt_rt.arena;
+
+	if (s->stack) {
+		f->stack_lo = s->stack;
+		f->stack_size = s->stack_size;
+		f->stack_kind = DT_STACK_USER;
+		return 0;
+	}
+	if (s->stack_size > a->stack_bytes) {
+		size_t sz = (s->stack_size + a->page - 1) & ~(a->page - 1);
+		long r = dt_sys(SYS_mmap, 0, sz + a->page,
+				PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				MAP_STACK, -1, 0);
+		if (r < 0 && r > -4096)
+			return -EAGAIN;
+		/* Guard page below the stack. */
+		dt_sys(SYS_mprotect, r, a->page, PROT_NONE, 0, 0, 0);
+		f->stack_lo = (char *)r + a->page;
+		f->stack_size = sz;
+		f->stack_kind = DT_STACK_MMAP;
+		return 0;
+	}
+	return dt_arena_commit_stack(a, f);
+}
+
+int dt_spawn(const struct dt_spawn *s, struct dt_fiber **out)
+{
+	return dt_spawn_handle(s, out, NULL);
+}
+
+int dt_spawn_handle(const struct dt_spawn *s, struct dt_fiber **out,
+		    uint64_t *handle)
+{
+	struct dt_worker *me = dt_self, *t;
+	struct dt_fiber *f;
+	int r;
+
+	if (atomic_load_explicit(&dt_rt.state, memory_order_acquire) != 1)
+		return -EINVAL;
+	f = dt_arena_alloc(&dt_rt.arena, me);
+	if (!f)
+		return -EAGAIN;
+	r = setup_stack(f, s);
+	if (r) {
+		dt_arena_free(&dt_rt.arena, me, f);
+		return r == -ENOMEM ? -EAGAIN : r;
+	}
+	f->next = NULL;
+	f->fn = s->fn;
+	f->arg = s->arg;
+	f->retval = NULL;
+	f->fp = s->fp;
+	f->kind = s->kind;
+	f->reason = 0;
+	f->saved_errno = 0;
+	f->detached = s->detached;
+	f->done = 0;
+	f->joiner = NULL;
+	atomic_store_explicit(&f->join_lock, 0, memory_order_relaxed);
+	f->wait = NULL;
+	f->keys = NULL;
+	f->user = NULL;
+	f->name[0] = 0;
+	dt_timer_init(&f->timer, NULL);
+	f->sp = dt_ctx_init((char *)f->stack_lo + f->stack_size, fiber_entry,
+			    f);
+	t = place(s->worker);
+	f->worker = t;
+	f->state = DT_FIBER_READY;	/* not FREE: its handle is valid now */
+	atomic_fetch_add_explicit(&t->resident, 1, memory_order_relaxed);
+	if (me)
+		me->st.spawns++;
+	if (out)
+		*out = f;
+	if (handle)
+		*handle = dt_fiber_handle(f);
+	dt_fiber_unpark(f);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Join and detach                                                    */
+
+int dt_fiber_lookup(uint64_t h, struct dt_fiber **out)
+{
+	uint32_t lo = (uint32_t)h;
+	struct dt_fiber *f;
+
+	if (!lo || lo > dt_rt.arena.cap || !dt_rt.arena.fibers)
+		return -ESRCH;
+	f = &dt_rt.arena.fibers[lo - 1];
+	if (atomic_load_explicit(&f->gen, memory_order_acquire) !=
+	    (uint32_t)(h >> 32) || f->state == DT_FIBER_FREE)
+		return -ESRCH;
+	*out = f;
+	return 0;
+}
+
+int dt_fiber_join(struct dt_fiber *f, void **retval, int64_t deadline,
+		  clockid_t clk)
+{
+	struct dt_waiter w;
+	int st;
+
+	if (f == dt_current())
+		return -EDEADLK;
+	dt_spin_lock(&f->join_lock);
+	if (f->detached || f->joiner) {
+		dt_spin_unlock(&f->join_lock);
+		return -EINVAL;
+	}
+	if (!f->done) {
+		dt_waiter_init(&w);
+		f->joiner = &w;
+		dt_spin_unlock(&f->join_lock);
+		st = dt_waiter_block(&w, deadline, clk, DT_REASON_JOIN);
+		if (st != DT_WAIT_WOKEN) {
+			dt_spin_lock(&f->join_lock);
+			if (f->joiner == &w)
+				f->joiner = NULL;
+			dt_spin_unlock(&f->join_lock);
+			return -ETIMEDOUT;
+		}
+	} else {
+		dt_spin_unlock(&f->join_lock);
+	}
+	if (retval)
+		*retval = f->retval;
+	reap(dt_self, f);
+	return 0;
+}
+
+int dt_fiber_detach(struct dt_fiber *f)
+{
+	int done;
+
+	dt_spin_lock(&f->join_lock);
+	if (f->detached) {
+		dt_spin_unlock(&f->join_lock);
+		return -EINVAL;
+	}
+	f->detached = 1;
+	done = f->done;
+	dt_spin_unlock(&f->join_lock);
+	if (done)
+		reap(dt_self, f);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Waiters                                                           */
+
+void dt_waiter_init(struct dt_waiter *w)
+{
+	w->next = w->prev = NULL;
+	w->group = w;
+	w->fiber = dt_current();
+	atomic_store_explicit(&w->state, DT_WAIT_WAITING,
+			      memory_order_relaxed);
+	atomic_store_explicit(&w->posted, 0, memory_order_relaxed);
+	w->data = 0;
+	w->linked = 0;
+}
+
+void dt_waiter_init_member(struct dt_waiter *w, struct dt_waiter *g)
+{
+	w->next = w->prev = NULL;
+	w->group = g;
+	w->fiber = g->fiber;
+	w->data = 0;
+	w->linked = 0;
+}
+
+static void waiter_timeout(struct dt_timer *t)
+{
+	struct dt_fiber *f = (struct dt_fiber *)((char *)t -
+					offsetof(struct dt_fiber, timer));
+	struct dt_waiter *w = f->wait;
+
+	if (w && dt_waiter_claim(w, DT_WAIT_TIMEDOUT))
+		runq_push(f->worker, f);
+}
+
+int dt_waiter_block(struct dt_waiter *w, int64_t deadline, clockid_t clk,
+		    int reason)
+{
+	struct dt_fiber *f = w->fiber;
+
+	if (f) {
+		int armed = 0;
+
+		if (deadline != DT_DEADLINE_NONE) {
+			int64_t mono = dt_deadline_to_mono(deadline, clk);
+
+			if (mono <= dt_now_ns()) {
+				if (dt_waiter_claim(w, DT_WAIT_TIMEDOUT))
+					return DT_WAIT_TIMEDOUT;
+			} else {
+				f->wait = w;
+				f->timer.fire = waiter_timeout;
+				armed = dt_timer_add(&f->worker->timers,
+						     &f->timer, mono) == 0;
+			}
+		}
+		dt_park(reason);
+		if (armed)
+			dt_timer_cancel(&f->worker->timers, &f->timer);
+		f->wait = NULL;
+		return (int)atomic_load_explicit(&w->state,
+						 memory_order_acquire);
+	}
+	for (;;) {
+		long r;
+
+		/* Pairs with the release store in dt_waiter_post. */
+		if (atomic_load_explicit(&w->posted, memory_order_acquire))
+			return (int)atomic_load_explicit(&w->state,
+						memory_order_acquire);
+		r = dt_futex_wait(&w->posted, 0, deadline, clk);
+		if (r == -ETIMEDOUT) {
+			if (dt_waiter_claim(w, DT_WAIT_TIMEDOUT))
+				return DT_WAIT_TIMEDOUT;
+			/* A waker claimed first: wait for its post. */
+			deadline = DT_DEADLINE_NONE;
+		}
+	}
+}
+
+void dt_waiter_post(struct dt_waiter *w)
+{
+	struct dt_fiber *f;
+
+	w = w->group;
+	f = w->fiber;
+	if (f) {
+		dt_fiber_unpark(f);
+		return;
+	}
+	/* After this store the waiter may return: touch nothing of it but
+	 * the futex word's address, which the kernel only hashes. */
+	atomic_store_explicit(&w->posted, 1, memory_order_release);
+	dt_futex_wake(&w->posted, 1);
+}
+
+int dt_sleep_until(int64_t deadline, clockid_t clk)
+{
+	struct dt_waiter w;
+
+	if (!dt_current()) {
+		struct timespec ts = { deadline / 1000000000,
+				       deadline % 1000000000 };
+		long r;
+
+		do
+			r = dt_sys(SYS_clock_nanosleep, clk, TIMER_ABSTIME,
+				   &ts, NULL, 0, 0);
+		while (r == -EINTR);
+		return 0;
+	}
+	dt_waiter_init(&w);
+	dt_waiter_block(&w, deadline, clk, DT_REASON_SLEEP);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Time, futex, messages                                              */
+
+int64_t dt_clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return dt_ts_to_ns(&ts);
+}
+
+int64_t dt_deadline_to_mono(int64_t deadline, clockid_t clk)
+{
+	int64_t d;
+
+	if (clk == CLOCK_MONOTONIC || deadline == DT_DEADLINE_NONE)
+		return deadline;
+	d = deadline - dt_clock_ns(clk);
+	if (d > INT64_MAX / 2)
+		return DT_DEADLINE_NONE;
+	return dt_now_ns() + d;
+}
+
+long dt_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
+		   clockid_t clk)
+{
+	struct timespec ts, *tp = NULL;
+	int op = FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG;
+
+	if (deadline != DT_DEADLINE_NONE) {
+		if (deadline < 0)
+			deadline = 0;
+		ts.tv_sec = deadline / 1000000000;
+		ts.tv_nsec = deadline % 1000000000;
+		tp = &ts;
+		if (clk == CLOCK_REALTIME)
+			op |= FUTEX_CLOCK_REALTIME;
+	}
+	return dt_sys(SYS_futex, addr, op, val, tp, NULL,
+		      FUTEX_BITSET_MATCH_ANY);
+}
+
+long dt_futex_wake(_Atomic uint32_t *addr, int n)
+{
+	return dt_sys(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n,
+		      NULL, NULL, 0);
+}
+
+void dt_msg(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	if (n > 0)
+		dt_sys(SYS_write, 2, buf, n, 0, 0, 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* Workers: init, loop, shutdown                                      */
+
+#define EV_TAG_EVENTFD	0ull
+
+static void poll_io(struct dt_worker *w, int64_t timeout_ns)
+{
+	struct epoll_event ev[128];
+	struct timespec ts, *tp = NULL;
+	long n, i;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tp = &ts;
+	}
+	if (timeout_ns)
+		w->st.epoll_waits++;
+	n = dt_sys(SYS_epoll_pwait2, w->epfd, ev, 128, tp, NULL, 8);
+	if (n == -ENOSYS) {
+		int ms = timeout_ns < 0 ? -1 :
+			 (int)((timeout_ns + 999999) / 1000000);
+		n = dt_sys(SYS_epoll_wait, w->epfd, ev, 128, ms, 0, 0);
+	}
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.u64 == EV_TAG_EVENTFD) {
+			uint64_t v;
+
+			dt_sys(SYS_read, w->evfd, &v, sizeof(v), 0, 0, 0);
+			continue;
+		}
+		dt_reactor_event(w, ev[i].data.u64, ev[i].events);
+	}
+}
+
+void dt_worker_loop(struct dt_worker *w)
+{
+	dt_self = w;
+	{
+		pthread_attr_t at;
+		/* For the sanitizers' stack bookkeeping only. */
+		if (!pthread_getattr_np(pthread_self(), &at)) {
+			pthread_attr_getstack(&at, &w->loop_stack_lo,
+					      &w->loop_stack_size);
+			pthread_attr_destroy(&at);
+		}
+	}
+	for (;;) {
+		struct dt_fiber *f;
+		int i;
+
+		if (has_mail(w, memory_order_relaxed))
+			drain_mail(w);
+		run_timers(w);
+		f = runq_pop(w);
+		if (f) {
+			switch_to(w, NULL, f);
+			after_switch(w);
+			w->cur = NULL;
+			continue;
+		}
+		if (atomic_load_explicit(&dt_rt.state,
+					 memory_order_acquire) != 1)
+			break;
+		poll_io(w, 0);
+		if (w->runq_head)
+			continue;
+		for (i = 0; i < IDLE_SPINS; i++) {
+			if (has_mail(w, memory_order_relaxed))
+				break;
+			__builtin_ia32_pause();
+		}
+		if (has_mail(w, memory_order_relaxed))
+			continue;
+		/* Announce, then re-check: see the file comment. */
+		atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+		if (has_mail(w, memory_order_seq_cst) ||
+		    atomic_load_explicit(&dt_rt.state,
+					 memory_order_seq_cst) != 1) {
+			atomic_store_explicit(&w->sleeping, 0,
+					      memory_order_relaxed);
+			continue;
+		}
+		{
+			int64_t next = dt_timer_next(&w->timers), to = -1;
+
+			if (next != DT_DEADLINE_NONE) {
+				to = next - dt_now_ns();
+				if (to < 0)
+					to = 0;
+			}
+			poll_io(w, to);
+		}
+		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+	}
+	dt_self = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct dt_worker *w = arg;
+	sigset_t all;
+
+	/* Workers take no asynchronous signals meant for the application:
+	 * the kernel delivers them to a thread that has them unblocked. */
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGABRT);
+	sigdelset(&all, SIGTRAP);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	dt_worker_loop(w);
+	return NULL;
+}
+
+int dt_rt_init(int nworkers, size_t stack_size, uint32_t max_fibers)
+{
+	int i, r, expect = 0;
+	unsigned words = (unsigned)(nworkers + 63) / 64;
+
+	if (!atomic_compare_exchange_strong(&dt_rt.state, &expect, 3))
+		return -EBUSY;
+	dt_rt.nworkers = nworkers;
+	dt_rt.stack_size = stack_size;
+	dt_rt.max_fibers = max_fibers;
+	r = dt_arena_init(&dt_rt.arena, max_fibers, stack_size);
+	if (r)
+		goto out_state;
+	r = -ENOMEM;
+	dt_rt.workers = aligned_alloc(DT_CACHELINE,
+			((sizeof(struct dt_worker) * nworkers + DT_CACHELINE -
+			  1) / DT_CACHELINE) * DT_CACHELINE);
+	if (!dt_rt.workers)
+		goto out_arena;
+	memset(dt_rt.workers, 0, sizeof(struct dt_worker) * nworkers);
+	dt_rt.threads = calloc(nworkers, sizeof(pthread_t));
+	if (!dt_rt.threads)
+		goto out_workers;
+	r = dt_reactor_init(max_fibers);
+	if (r)
+		goto out_threads;
+	for (i = 0; i < nworkers; i++) {
+		struct dt_worker *w = &dt_rt.workers[i];
+		struct epoll_event ev = { .events = EPOLLIN,
+					  .data.u64 = EV_TAG_EVENTFD };
+		long fd;
+
+		w->id = i;
+		w->epfd = w->evfd = -1;
+		w->mail_bits = calloc(words, sizeof(uint64_t));
+		w->mbox = calloc(nworkers, sizeof(*w->mbox));
+		r = -ENOMEM;
+		if (!w->mail_bits || !w->mbox ||
+		    dt_timer_heap_init(&w->timers, 1024))
+			goto out_workers_fds;
+		fd = dt_sys(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0, 0, 0, 0);
+		if (fd < 0) {
+			r = (int)fd;
+			goto out_workers_fds;
+		}
+		w->epfd = (int)fd;
+		fd = dt_sys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0, 0,
+			    0, 0);
+		if (fd < 0) {
+			r = (int)fd;
+			goto out_workers_fds;
+		}
+		w->evfd = (int)fd;
+		r = (int)dt_sys(SYS_epoll_ctl, w->epfd, EPOLL_CTL_ADD,
+				w->evfd, &ev, 0, 0);
+		if (r)
+			goto out_workers_fds;
+	}
+	atomic_store_explicit(&dt_rt.state, 1, memory_order_release);
+	return 0;
+
+out_workers_fds:
+	for (i = 0; i < nworkers; i++) {
+		struct dt_worker *w = &dt_rt.workers[i];
+
+		if (w->epfd >= 0 && w->id == i)
+			dt_sys(SYS_close, w->epfd, 0, 0, 0, 0, 0);
+		if (w->evfd >= 0 && w->id == i)
+			dt_sys(SYS_close, w->evfd, 0, 0, 0, 0, 0);
+		free(w->mail_bits);
+		free(w->mbox);
+		dt_timer_heap_fini(&w->timers);
+	}
+	dt_reactor_fini();
+out_threads:
+	free(dt_rt.threads);
+out_workers:
+	free(dt_rt.workers);
+	dt_rt.workers = NULL;
+out_arena:
+	dt_arena_fini(&dt_rt.arena);
+out_state:
+	atomic_store(&dt_rt.state, 0);
+	return r;
+}
+
+int dt_rt_start_workers(int first)
+{
+	pthread_t *th = dt_rt.threads;
+	pthread_attr_t at;
+	int i, r = 0;
+
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 256 << 10);
+	for (i = first; i < dt_rt.nworkers; i++) {
+		r = dt_real.pthread_create(&th[i], &at, worker_main,
+					   &dt_rt.workers[i]);
+		if (r) {
+			r = -r;
+			break;
+		}
+	}
+	pthread_attr_destroy(&at);
+	return r;
+}
+
+void dt_rt_shutdown(void)
+{
+	int i, one = 1;
+
+	if (!atomic_compare_exchange_strong(&dt_rt.state, &one, 2))
+		return;
+	for (i = 0; i < dt_rt.nworkers; i++) {
+		uint64_t v = 1;
+
+		dt_sys(SYS_write, dt_rt.workers[i].evfd, &v, sizeof(v), 0, 0,
+		       0);
+	}
+}
+
+/* Called after dt_rt_shutdown by the thread that ran worker `self_id`
+ * (or -1): joins the worker threads and frees everything. */
+void dt_rt_fini(void)
+{
+	pthread_t *th = dt_rt.threads;
+	int i;
+
+	for (i = 0; i < dt_rt.nworkers; i++) {
+		struct dt_worker *w = &dt_rt.workers[i];
+		unsigned s;
+
+		if (th[i])
+			dt_real.pthread_join(th[i], NULL);
+		dt_sys(SYS_close, w->epfd, 0, 0, 0, 0, 0);
+		dt_sys(SYS_close, w->evfd, 0, 0, 0, 0, 0);
+		for (s = 0; s < (unsigned)dt_rt.nworkers; s++)
+			free(w->mbox[s]);
+		free(w->mbox);
+		free(w->mail_bits);
+		dt_timer_heap_fini(&w->timers);
+	}
+	dt_reactor_fini();
+	free(dt_rt.threads);
+	free(dt_rt.workers);
+	dt_rt.workers = NULL;
+	dt_arena_fini(&dt_rt.arena);
+	atomic_store(&dt_rt.state, 0);
+}

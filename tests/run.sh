@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/run.sh - run every test program under $O/tests, each wrapped in
+# timeout(1), and print one closing line "N passed, N failed, N skipped".
+# A test program is a Criterion binary (one per tests/<area>_<module>.c)
+# or an executable script tests/<name>.sh (exit 0 pass, 77 skip, else
+# fail), liburing style.
+set -u
+O=${O:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+pass=0 fail=0 skip=0
+failed=()
+per_test_timeout=${DTACT_TEST_TIMEOUT:-600}
+
+run_one() {
+	local name=$1; shift
+	local log rc start end
+	log=$(mktemp)
+	start=$(date +%s)
+	timeout --kill-after=10 "$per_test_timeout" "$@" >"$log" 2>&1
+	rc=$?
+	end=$(date +%s)
+	case $rc in
+	0)  pass=$((pass + 1)); printf 'PASS  %-28s %3ss\n' "$name" $((end - start))
+	    grep -E '^\[====\] Synthesis' "$log" | sed 's/^/      /' ;;
+	77) skip=$((skip + 1)); printf 'SKIP  %-28s %s\n' "$name" "$(grep -m1 -i 'skipped' "$log")" ;;
+	*)  fail=$((fail + 1)); failed+=("$name")
+	    printf 'FAIL  %-28s rc=%s\n' "$name" "$rc"; sed 's/^/      | /' "$log" | tail -n 60 ;;
+	esac
+	rm -f "$log"
+}
+
+for t in "$O"/tests/*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	case $t in *.o|*.d) continue ;; esac
+	run_one "$(basename "$t")" "$t" --jobs 2
+done
+for t in "$here"/*.sh; do
+	[ -x "$t" ] || continue
+	[ "$(basename "$t")" = run.sh ] && continue
+	run_one "$(basename "$t" .sh)" env O="$O" "$t"
+done
+echo
+if [ $fail -ne 0 ]; then
+	echo "failed: ${failed[*]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
