@@ -56,6 +56,9 @@ CORE_SRC := $(wildcard core/*.c)
 ARCH_SRC := $(wildcard $(ARCH_DIR)/*.S) $(wildcard $(ARCH_DIR)/*.c)
 LIB_OBJ  := $(patsubst %,$(O)/%.o,$(basename $(CORE_SRC) $(ARCH_SRC)))
 
+SHIM_SRC := $(wildcard interpose/*.c) $(wildcard shim/*.c)
+SHIM_OBJ := $(patsubst %.c,$(O)/%.o,$(SHIM_SRC))
+
 TEST_SRC := $(wildcard tests/*.c)
 TEST_BIN := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRC))
 TEST_ASM := $(wildcard tests/*.S)
@@ -65,7 +68,12 @@ BENCH_BIN := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRC))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(O)/examples/%,$(EXAMPLE_SRC))
 
-all: $(O)/libdtact.so $(O)/libdtact.a $(O)/dtact.pc $(EXAMPLE_BIN) $(BENCH_BIN) $(TEST_BIN)
+APP_SRC  := $(wildcard apps/*.c) $(wildcard tests/apps/*.c)
+APP_BIN  := $(patsubst %.c,$(O)/%,$(APP_SRC))
+TOOL_BIN := $(O)/dtact-run
+
+all: $(O)/libdtact.so $(O)/libdtact.a $(O)/libdtact_shim.so $(O)/dtact.pc \
+	$(TOOL_BIN) $(EXAMPLE_BIN) $(BENCH_BIN) $(TEST_BIN) $(APP_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,6 +90,25 @@ $(O)/libdtact.so: $(LIB_OBJ) core/libdtact.map
 	$(call quiet,LD,$@)$(CC) -shared -pthread -Wl,-soname,$(SONAME) \
 		-Wl,--version-script=core/libdtact.map -o $@ $(LIB_OBJ) $(LDSAN)
 	@ln -sf libdtact.so $(O)/$(SONAME)
+
+# The preload shim: the same runtime plus interpose/ and shim/.
+$(O)/libdtact_shim.so: $(LIB_OBJ) $(SHIM_OBJ) shim/libdtact_shim.map
+	$(call quiet,LD,$@)$(CC) -shared -pthread -Wl,-soname,libdtact_shim.so \
+		-Wl,--version-script=shim/libdtact_shim.map -o $@ \
+		$(LIB_OBJ) $(SHIM_OBJ) -ldl $(LDSAN)
+
+# Programs that know nothing of dtact: plain gcc -pthread, no dtact header.
+$(O)/apps/%: apps/%.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) -O2 -g -Wall -pthread -o $@ $<
+
+$(O)/tests/apps/%: tests/apps/%.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) -O2 -g -Wall -pthread -o $@ $<
+
+$(O)/dtact-run: tools/dtact-run
+	@mkdir -p $(dir $@)
+	$(call quiet,GEN,$@)install -m 0755 $< $@
 
 $(O)/dtact.pc: dtact.pc.in Makefile
 	@mkdir -p $(dir $@)

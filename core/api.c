@@ -77,7 +77,7 @@ DT_API dtact_handle_t dtact_fiber_launch_ext(void (*fn)(void *), void *arg,
 					     const dtact_spawn_options_t *o)
 {
 	dtact_spawn_options_t d = dtact_default_spawn_options();
-	struct dt_spawn s;
+	struct dt_spawn s = { 0 };
 	struct dt_fiber *f;
 	uint64_t h;
 	int r;

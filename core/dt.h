@@ -278,6 +278,7 @@ struct dt_spawn {
 	uint8_t kind;
 	uint8_t detached;
 	int worker;		/* -1: placement decides */
+	void *user;		/* becomes dt_fiber.user before it can run */
 };
 
 int dt_rt_init(int nworkers, size_t stack_size, uint32_t max_fibers);

@@ -521,7 +521,7 @@ int dt_spawn_handle(const struct dt_spawn *s, struct dt_fiber **out,
 	atomic_store_explicit(&f->join_lock, 0, memory_order_relaxed);
 	f->wait = NULL;
 	f->keys = NULL;
-	f->user = NULL;
+	f->user = s->user;
 	f->name[0] = 0;
 	dt_timer_init(&f->timer, NULL);
 	f->sp = dt_ctx_init((char *)f->stack_lo + f->stack_size, fiber_entry,
