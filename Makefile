@@ -141,21 +141,31 @@ bench:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)O=$(O) ./bench/run.sh
 
+# The README's first command: the bundled thread-per-connection server,
+# natively and under the shim, side by side.
+demo:
+	$(Q)./scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) ./scripts/demo.sh
+
 deps:
 	$(Q)./scripts/deps.sh
 
-install: $(O)/libdtact.so $(O)/libdtact.a $(O)/dtact.pc
+install: $(O)/libdtact.so $(O)/libdtact.a $(O)/libdtact_shim.so $(O)/dtact.pc
 	install -D -m 0755 $(O)/libdtact.so $(DESTDIR)$(libdir)/libdtact.so.$(VERSION)
 	ln -sf libdtact.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(libdir)/libdtact.so
 	install -D -m 0644 $(O)/libdtact.a $(DESTDIR)$(libdir)/libdtact.a
 	install -D -m 0644 include/dtact.h $(DESTDIR)$(incdir)/dtact.h
 	install -D -m 0644 $(O)/dtact.pc $(DESTDIR)$(pcdir)/dtact.pc
+	install -D -m 0755 $(O)/libdtact_shim.so $(DESTDIR)$(libdir)/dtact/libdtact_shim.so
+	install -D -m 0755 tools/dtact-run $(DESTDIR)$(bindir)/dtact-run
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/libdtact.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME) \
 		$(DESTDIR)$(libdir)/libdtact.so $(DESTDIR)$(libdir)/libdtact.a \
-		$(DESTDIR)$(incdir)/dtact.h $(DESTDIR)$(pcdir)/dtact.pc
+		$(DESTDIR)$(incdir)/dtact.h $(DESTDIR)$(pcdir)/dtact.pc \
+		$(DESTDIR)$(libdir)/dtact/libdtact_shim.so $(DESTDIR)$(bindir)/dtact-run
 
 clean:
 	rm -rf $(O) $(O)-san

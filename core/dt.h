@@ -109,7 +109,10 @@ struct dt_fiber {
 
 	/* --- waiting --- */
 	struct dt_timer timer;		/* deadline of the current wait */
-	struct dt_waiter *wait;		/* the wait record the timer claims */
+	struct dt_waiter *wait;		/* the current wait record, if parked */
+	uint8_t intr;			/* the wait may end with EINTR: 0 no,
+					   DT_INTR_RESTARTABLE, DT_INTR_ALWAYS */
+	_Atomic uint8_t intr_req;	/* signal arrived: 1 | sa_restart << 1 */
 
 	/* --- fiber-local storage --- */
 	struct dt_keyvals *keys;	/* NULL until the first set */
@@ -183,6 +186,9 @@ struct dt_worker {
 	_Alignas(DT_CACHELINE) _Atomic uint32_t sleeping;
 	/* Injection stack head (struct dt_fiber *). */
 	_Alignas(DT_CACHELINE) _Atomic(struct dt_fiber *) inject;
+	/* A signal handler asked to interrupt intr_fiber's wait. */
+	_Atomic uint32_t intr_pending;
+	struct dt_fiber *_Atomic intr_fiber;
 	/* Bit s set: the mailbox from worker s has fibers.  */
 	_Alignas(DT_CACHELINE) _Atomic uint64_t *mail_bits;
 	/* mbox[s]: ring from worker s to this one, allocated at init. */
@@ -213,6 +219,7 @@ enum {
 	DT_WAIT_WOKEN,		/* claimed by a waker */
 	DT_WAIT_TIMEDOUT,	/* claimed by the deadline */
 	DT_WAIT_CANCELLED,	/* claimed by close() (reactor) */
+	DT_WAIT_INTERRUPTED,	/* claimed by a signal (dt_fiber_interrupt) */
 };
 
 /*
@@ -295,14 +302,26 @@ int dt_spawn_handle(const struct dt_spawn *s, struct dt_fiber **out,
 		    uint64_t *handle);
 /* Make a parked or new fiber runnable on its worker.  Any thread. */
 void dt_fiber_unpark(struct dt_fiber *f);
+/*
+ * EINTR emulation.  A fiber is not the thread the kernel interrupts, so a
+ * signal handler that would have cut a blocking call short asks for it:
+ * dt_fiber_interrupt_async(f, sa_restart) is async-signal-safe; f's worker
+ * ends f's current wait with DT_WAIT_INTERRUPTED at its next safe point if
+ * that wait is interruptible (f->intr) and, for DT_INTR_RESTARTABLE calls,
+ * the handler was installed without SA_RESTART (signal(7)).
+ */
+#define DT_INTR_RESTARTABLE	1	/* read, accept, connect, wait...  */
+#define DT_INTR_ALWAYS		2	/* poll, select, sleeps: never restarted */
+void dt_fiber_interrupt_async(struct dt_fiber *f, int sa_restart);
+
 /* Switch the current fiber out until someone unparks it. */
 void dt_park(int reason);
 /* Put the current fiber at the back of its run queue and run others. */
 void dt_yield(void);
 /* End the current fiber with retval; runs key destructors. */
 __attribute__((noreturn)) void dt_fiber_exit(void *retval);
-/* Sleep the current fiber (or thread) until deadline on clk.  0 or
- * -ETIMEDOUT never; returns 0 when the deadline passed. */
+/* Sleep the current fiber (or thread) until deadline on clk.  0 when the
+ * deadline passed, -EINTR when interrupted (see dt_fiber_interrupt). */
 int dt_sleep_until(int64_t deadline, clockid_t clk);
 /* Look up a live or zombie fiber by handle: -ESRCH if stale. */
 int dt_fiber_lookup(uint64_t h, struct dt_fiber **out);

@@ -260,6 +260,8 @@ int dt_fd_wait_many(struct dt_fd_waitspec *v, int n, int64_t deadline)
 		return -ETIMEDOUT;
 	if (st == DT_WAIT_CANCELLED)
 		return -EBADF;
+	if (st == DT_WAIT_INTERRUPTED)
+		return -EINTR;
 	return 0;
 }
 

@@ -77,7 +77,8 @@ struct dt_fd_waitspec {
  * Park the calling fiber until fd is ready in direction dir (an edge after
  * `ticket`), the deadline (absolute CLOCK_MONOTONIC ns, or
  * DT_DEADLINE_NONE) passes, or the fd is closed.  Returns 0 (ready: try the
- * call again), -ETIMEDOUT, -EBADF (closed while waiting), -EPERM (the file
+ * call again), -ETIMEDOUT, -EBADF (closed while waiting), -EINTR (a signal,
+ * when the fiber's intr allows it), -EPERM (the file
  * cannot be polled: the caller must block in the call itself), -ENOMEM.
  * A caller that is not a fiber blocks in ppoll(2) instead.
  */

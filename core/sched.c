@@ -287,6 +287,39 @@ static void run_timers(struct dt_worker *w)
 	}
 }
 
+void dt_fiber_interrupt_async(struct dt_fiber *f, int sa_restart)
+{
+	struct dt_worker *w = f->worker;
+
+	/* Plain atomic stores and an eventfd write: async-signal-safe. */
+	atomic_store_explicit(&f->intr_req, 1 | (sa_restart ? 2 : 0),
+			      memory_order_relaxed);
+	atomic_store_explicit(&w->intr_fiber, f, memory_order_relaxed);
+	atomic_store_explicit(&w->intr_pending, 1, memory_order_seq_cst);
+	if (dt_self != w)
+		notify(w);
+}
+
+/* At a safe point of the owner worker: end an interruptible wait. */
+static void handle_interrupt(struct dt_worker *w)
+{
+	struct dt_fiber *f;
+	uint8_t req;
+
+	atomic_store_explicit(&w->intr_pending, 0, memory_order_relaxed);
+	f = atomic_exchange_explicit(&w->intr_fiber, NULL,
+				     memory_order_relaxed);
+	if (!f)
+		return;
+	req = atomic_exchange_explicit(&f->intr_req, 0, memory_order_relaxed);
+	if (!req || f->state != DT_FIBER_PARKED || !f->wait || !f->intr)
+		return;
+	if (f->intr == DT_INTR_RESTARTABLE && (req & 2))
+		return;			/* SA_RESTART: the call goes on */
+	if (dt_waiter_claim(f->wait, DT_WAIT_INTERRUPTED))
+		runq_push(w, f);
+}
+
 /* Next fiber to run on w, from the fiber side (never blocks). */
 static inline struct dt_fiber *pick(struct dt_worker *w)
 {
@@ -297,6 +330,9 @@ static inline struct dt_fiber *pick(struct dt_worker *w)
 	}
 	if (has_mail(w, memory_order_relaxed))
 		drain_mail(w);
+	if (dt_unlikely(atomic_load_explicit(&w->intr_pending,
+					     memory_order_relaxed)))
+		handle_interrupt(w);
 	return runq_pop(w);
 }
 
@@ -520,6 +556,8 @@ int dt_spawn_handle(const struct dt_spawn *s, struct dt_fiber **out,
 	f->joiner = NULL;
 	atomic_store_explicit(&f->join_lock, 0, memory_order_relaxed);
 	f->wait = NULL;
+	f->intr = 0;
+	atomic_store_explicit(&f->intr_req, 0, memory_order_relaxed);
 	f->keys = NULL;
 	f->user = s->user;
 	f->name[0] = 0;
@@ -658,12 +696,12 @@ int dt_waiter_block(struct dt_waiter *w, int64_t deadline, clockid_t clk,
 				if (dt_waiter_claim(w, DT_WAIT_TIMEDOUT))
 					return DT_WAIT_TIMEDOUT;
 			} else {
-				f->wait = w;
 				f->timer.fire = waiter_timeout;
 				armed = dt_timer_add(&f->worker->timers,
 						     &f->timer, mono) == 0;
 			}
 		}
+		f->wait = w;
 		dt_park(reason);
 		if (armed)
 			dt_timer_cancel(&f->worker->timers, &f->timer);
@@ -720,7 +758,9 @@ int dt_sleep_until(int64_t deadline, clockid_t clk)
 		return 0;
 	}
 	dt_waiter_init(&w);
-	dt_waiter_block(&w, deadline, clk, DT_REASON_SLEEP);
+	if (dt_waiter_block(&w, deadline, clk, DT_REASON_SLEEP) ==
+	    DT_WAIT_INTERRUPTED)
+		return -EINTR;
 	return 0;
 }
 
@@ -840,6 +880,9 @@ void dt_worker_loop(struct dt_worker *w)
 
 		if (has_mail(w, memory_order_relaxed))
 			drain_mail(w);
+		if (atomic_load_explicit(&w->intr_pending,
+					 memory_order_relaxed))
+			handle_interrupt(w);
 		run_timers(w);
 		f = runq_pop(w);
 		if (f) {
@@ -864,6 +907,8 @@ void dt_worker_loop(struct dt_worker *w)
 		/* Announce, then re-check: see the file comment. */
 		atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
 		if (has_mail(w, memory_order_seq_cst) ||
+		    atomic_load_explicit(&w->intr_pending,
+					 memory_order_seq_cst) ||
 		    atomic_load_explicit(&dt_rt.state,
 					 memory_order_seq_cst) != 1) {
 			atomic_store_explicit(&w->sleeping, 0,

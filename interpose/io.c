@@ -158,7 +158,23 @@ static bool has_dontwait(int op)
  * The engine: returns what the syscall returns (-errno on error).
  * Called only when dt_may_park().
  */
+static long do_io_wait(struct io *io);
+
 static long do_io(struct io *io)
+{
+	struct dt_fiber *f = dt_current();
+	long r;
+
+	/* A signal handler may cut the wait short (EINTR) unless it was
+	 * installed with SA_RESTART; a socket timeout makes the call one
+	 * that is never restarted (signal(7)). */
+	f->intr = DT_INTR_RESTARTABLE;
+	r = do_io_wait(io);
+	f->intr = 0;
+	return r;
+}
+
+static long do_io_wait(struct io *io)
 {
 	struct dt_fd *e = dt_fd_classify(io->fd);
 	int dir = op_dir(io->op);
@@ -183,8 +199,10 @@ static long do_io(struct io *io)
 	}
 	tmo = sock ? (dir == DT_FD_READ ? e->rcvtimeo_ns : e->sndtimeo_ns)
 		   : 0;
-	if (tmo > 0)
+	if (tmo > 0) {
 		deadline = dt_now_ns() + tmo;
+		dt_current()->intr = DT_INTR_ALWAYS;
+	}
 	for (;;) {
 		uint32_t t = dt_fd_ticket(e, dir);
 
@@ -377,6 +395,8 @@ DT_API ssize_t sendfile(int out, int in, off_t *off, size_t n)
 	return dt_ret(do_io(&io));
 }
 
+static long connect_wait(int fd, struct dt_fd *e, int64_t deadline);
+
 /*
  * connect(2) on a blocking socket: start it non-blocking, wait for
  * writability, and report SO_ERROR, which is what the blocking call
@@ -399,8 +419,20 @@ DT_API int connect(int fd, const struct sockaddr *a, socklen_t alen)
 	r = dt_sys(SYS_connect, fd, a, alen, 0, 0, 0);
 	if (r != -EINPROGRESS)
 		return (int)dt_ret(r);
+	r = connect_wait(fd, e, deadline);
+	return (int)dt_ret(r);
+}
+
+static long connect_wait(int fd, struct dt_fd *e, int64_t deadline)
+{
+	struct dt_fiber *self = dt_current();
+	long r;
+
+	self->intr = deadline == DT_DEADLINE_NONE ? DT_INTR_RESTARTABLE :
+		     DT_INTR_ALWAYS;
+	int err = 0;
+
 	for (;;) {
-		int err = 0;
 		socklen_t l = sizeof(err);
 		uint32_t t = dt_fd_ticket(e, DT_FD_WRITE);
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -410,14 +442,18 @@ DT_API int connect(int fd, const struct sockaddr *a, socklen_t alen)
 		if (r > 0) {
 			r = dt_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR,
 				   &err, &l, 0);
-			if (r < 0)
-				return (int)dt_ret(r);
-			return (int)dt_ret(err ? -err : 0);
+			break;
 		}
 		r = dt_fd_wait(fd, e, DT_FD_WRITE, t, deadline);
-		if (r == -ETIMEDOUT)
-			return (int)dt_ret(-EINPROGRESS);
+		if (r == -ETIMEDOUT) {
+			r = -EINPROGRESS;
+			break;
+		}
 		if (r && r != -EPERM)
-			return (int)dt_ret(r);
+			break;
 	}
+	self->intr = 0;
+	if (r >= 0)
+		r = err ? -err : 0;
+	return r;
 }

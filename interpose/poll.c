@@ -109,6 +109,8 @@ static long fiber_ppoll(struct pollfd *p, nfds_t n, int64_t deadline,
 		if (r != 0 || deadline <= dt_now_ns())
 			break;
 		r = wait_set(fds, ev, tk, (int)n, deadline);
+		if (r == -EINTR)
+			break;
 		if (r == -ETIMEDOUT) {
 			r = 0;
 			for (i = 0; i < n; i++)
@@ -134,11 +136,22 @@ out:
 	return r;
 }
 
+/* poll, select and epoll_wait are never restarted (signal(7)). */
+#define INTERRUPTIBLE(expr) ({						\
+	struct dt_fiber *f_ = dt_current();				\
+	long r_;							\
+	f_->intr = DT_INTR_ALWAYS;					\
+	r_ = (expr);							\
+	f_->intr = 0;							\
+	r_;								\
+})
+
 DT_API int poll(struct pollfd *p, nfds_t n, int ms)
 {
 	if (!dt_may_park() || ms == 0)
 		return DT_REAL(poll)(p, n, ms);
-	return (int)dt_ret(fiber_ppoll(p, n, dt_deadline_ms(ms), NULL));
+	return (int)dt_ret(INTERRUPTIBLE(fiber_ppoll(p, n, dt_deadline_ms(ms),
+						     NULL)));
 }
 
 DT_API int ppoll(struct pollfd *p, nfds_t n, const struct timespec *ts,
@@ -154,7 +167,7 @@ DT_API int ppoll(struct pollfd *p, nfds_t n, const struct timespec *ts,
 			return (int)dt_ret(-EINVAL);
 		d = dt_now_ns() + dt_ts_to_ns(ts);
 	}
-	return (int)dt_ret(fiber_ppoll(p, n, d, mask));
+	return (int)dt_ret(INTERRUPTIBLE(fiber_ppoll(p, n, d, mask)));
 }
 
 /* select/pselect: the kernel's own probe, then a grouped wait. */
@@ -202,8 +215,8 @@ static long fiber_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
 		ret = wait_set(fds, ev, tk, n, deadline);
 		if (ret == -ETIMEDOUT)
 			return 0;	/* the probe left the sets empty */
-		if (ret == -EPERM)
-			return -EPERM;
+		if (ret == -EPERM || ret == -EINTR)
+			return ret;
 		if (r)
 			*r = r0;
 		if (w)
@@ -227,7 +240,7 @@ DT_API int select(int nfds, fd_set *r, fd_set *w, fd_set *x,
 		d = dt_now_ns() + (int64_t)tv->tv_sec * 1000000000 +
 		    (int64_t)tv->tv_usec * 1000;
 	}
-	ret = fiber_select(nfds, r, w, x, d, NULL);
+	ret = INTERRUPTIBLE(fiber_select(nfds, r, w, x, d, NULL));
 	if (ret == -EPERM)
 		return DT_REAL(select)(nfds, r, w, x, tv);
 	if (tv && ret >= 0) {	/* Linux reports the time not slept */
@@ -255,7 +268,7 @@ DT_API int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x,
 			return (int)dt_ret(-EINVAL);
 		d = dt_now_ns() + dt_ts_to_ns(ts);
 	}
-	ret = fiber_select(nfds, r, w, x, d, mask);
+	ret = INTERRUPTIBLE(fiber_select(nfds, r, w, x, d, mask));
 	if (ret == -EPERM)
 		return DT_REAL(pselect)(nfds, r, w, x, ts, mask);
 	return (int)dt_ret(ret);
@@ -286,14 +299,14 @@ DT_API int epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms,
 {
 	if (!dt_may_park() || ms == 0)
 		return DT_REAL(epoll_pwait)(epfd, ev, max, ms, mask);
-	return (int)dt_ret(fiber_epoll(epfd, ev, max, dt_deadline_ms(ms),
-				       mask));
+	return (int)dt_ret(INTERRUPTIBLE(fiber_epoll(epfd, ev, max,
+					dt_deadline_ms(ms), mask)));
 }
 
 DT_API int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 {
 	if (!dt_may_park() || ms == 0)
 		return DT_REAL(epoll_wait)(epfd, ev, max, ms);
-	return (int)dt_ret(fiber_epoll(epfd, ev, max, dt_deadline_ms(ms),
-				       NULL));
+	return (int)dt_ret(INTERRUPTIBLE(fiber_epoll(epfd, ev, max,
+					dt_deadline_ms(ms), NULL)));
 }

@@ -76,13 +76,15 @@ DT_API int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 
 		pthread_attr_getdetachstate(attr, &det);
 		s.detached = det == PTHREAD_CREATE_DETACHED;
+		void *lo = NULL;
+
 		pthread_attr_getstacksize(attr, &sz);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-		pthread_attr_getstackaddr(attr, &top);
-#pragma GCC diagnostic pop
+		/* glibc reports stackaddr - stacksize; stackaddr (the top) is
+		 * NULL unless pthread_attr_setstack gave one. */
+		pthread_attr_getstack(attr, &lo, &sz);
+		top = (char *)lo + sz;
 		if (top) {		/* pthread_attr_setstack: the caller's */
-			s.stack = (char *)top - sz;
+			s.stack = lo;
 			s.stack_size = sz;
 		} else if (sz > dt_rt.stack_size) {
 			s.stack_size = sz;
@@ -262,9 +264,17 @@ DT_API int pthread_kill(pthread_t t, int sig)
 		return ESRCH;
 	if (!sig)
 		return 0;
-	/* The signal goes to the worker thread the fiber lives on. */
-	return DT_REAL(pthread_kill)(dt_shim_worker_thread(f->worker->id),
-				     sig);
+	/* The fiber's blocking call, if any, sees EINTR as a thread's
+	 * would. */
+	{
+		int restart;
+
+		if (dt_sig_wants_eintr(sig, &restart))
+			dt_fiber_interrupt_async(f, restart);
+	}
+	/* Workers other than 0 block asynchronous signals (so that process
+	 * signals reach the main thread): the handler runs on worker 0. */
+	return DT_REAL(pthread_kill)(dt_shim_worker_thread(0), sig);
 }
 
 DT_API int sched_yield(void)

@@ -30,6 +30,12 @@ typedef int (*lsm_fn)(main_fn, int, char **, void (*)(void), void (*)(void),
 
 static main_fn app_main;
 static pthread_t main_thread;
+static struct dt_fiber *main_fiber;
+
+struct dt_fiber *dt_shim_main_fiber(void)
+{
+	return main_fiber;
+}
 
 pthread_t dt_shim_worker_thread(int id)
 {
@@ -93,6 +99,7 @@ static int adopt_main(void)
 	w->idle_sp = dt_ctx_init((char *)stk + LOOP_STACK, loop_entry, w);
 	dt_self = w;
 	w->cur = f;
+	main_fiber = f;
 	return 0;
 }
 
