@@ -167,7 +167,8 @@ struct dt_worker {
 	struct dt_fiber *runq_head;	/* local FIFO run queue */
 	struct dt_fiber *runq_tail;
 	uint32_t runq_len;
-	uint32_t tick;			/* picks since the last I/O poll */
+	uint32_t tick;			/* picks since the last clock look */
+	int64_t last_poll;		/* ns of the last non-blocking poll */
 	struct dt_fiber *dead;		/* exited fiber to reap after switch */
 	struct dt_timer_heap timers;
 	uint32_t cache_n;		/* arena cache */
@@ -186,6 +187,9 @@ struct dt_worker {
 	_Alignas(DT_CACHELINE) _Atomic uint32_t sleeping;
 	/* Injection stack head (struct dt_fiber *). */
 	_Alignas(DT_CACHELINE) _Atomic(struct dt_fiber *) inject;
+	/* fds registered in epfd (reactor), so a busy worker knows whether
+	 * it has readiness to look at. */
+	_Atomic uint32_t nregs;
 	/* A signal handler asked to interrupt intr_fiber's wait. */
 	_Atomic uint32_t intr_pending;
 	struct dt_fiber *_Atomic intr_fiber;

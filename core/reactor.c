@@ -149,6 +149,7 @@ static int reg(int fd, struct dt_fd *e, struct dt_worker *w)
 	if (r)
 		return (int)r;
 	e->reg_worker = w->id;
+	atomic_fetch_add_explicit(&w->nregs, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -357,6 +358,8 @@ static void forget(int fd, struct dt_fd *e, struct dt_waiter **l)
 		/* Before the real close, while fd still names the file. */
 		dt_sys(SYS_epoll_ctl, dt_rt.workers[e->reg_worker].epfd,
 		       EPOLL_CTL_DEL, fd, NULL, 0, 0);
+		atomic_fetch_sub_explicit(&dt_rt.workers[e->reg_worker].nregs,
+					  1, memory_order_relaxed);
 		e->reg_worker = -1;
 	}
 	e->unpollable = 0;

@@ -57,8 +57,9 @@ struct dt_runtime dt_rt;
 __thread struct dt_worker *dt_self
 	__attribute__((tls_model("initial-exec")));
 
-#define IDLE_SPINS	200	/* pause loops before parking in epoll */
-#define POLL_EVERY	64	/* picks between two non-blocking polls */
+#define IDLE_SPIN_NS	20000	/* spin this long before parking in epoll */
+#define POLL_EVERY	64	/* picks between two looks at the clock */
+#define POLL_GAP_NS	50000	/* a busy worker polls epoll this often */
 
 /* ---------------------------------------------------------------- */
 /* Local run queue (owner only)                                      */
@@ -98,8 +99,12 @@ static unsigned mail_words(void)
 
 static inline bool has_mail(struct dt_worker *w, memory_order mo)
 {
-	unsigned i, n = mail_words();
+	unsigned i, n;
 
+	if (dt_likely(dt_rt.nworkers <= 64))	/* one word: two loads */
+		return atomic_load_explicit(&w->inject, mo) ||
+		       atomic_load_explicit(&w->mail_bits[0], mo);
+	n = mail_words();
 	if (atomic_load_explicit(&w->inject, mo))
 		return true;
 	for (i = 0; i < n; i++)
@@ -324,9 +329,19 @@ static void handle_interrupt(struct dt_worker *w)
 static inline struct dt_fiber *pick(struct dt_worker *w)
 {
 	if (dt_unlikely(++w->tick >= POLL_EVERY)) {
+		int64_t now = dt_now_ns();
+
 		w->tick = 0;
-		run_timers(w);
-		poll_io(w, 0);
+		if (w->timers.len && dt_timer_next(&w->timers) <= now)
+			dt_timer_run(&w->timers, now);
+		/* A busy worker still looks at readiness, but by time and
+		 * only when it has fds registered: no syscall on the switch
+		 * path of fibers that only compute and yield. */
+		if (atomic_load_explicit(&w->nregs, memory_order_relaxed) &&
+		    now - w->last_poll >= POLL_GAP_NS) {
+			w->last_poll = now;
+			poll_io(w, 0);
+		}
 	}
 	if (has_mail(w, memory_order_relaxed))
 		drain_mail(w);
@@ -351,21 +366,31 @@ void dt_park(int reason)
 	}
 	f->saved_errno = errno;
 	switch_to(w, f, n);
-	/* Resumed, possibly on a context that left a dead fiber behind. */
-	after_switch(dt_self);
+	/* Resumed (on the same worker: fibers never move), possibly by a
+	 * context that left a dead fiber behind. */
+	after_switch(w);
 	errno = f->saved_errno;
 }
 
 void dt_yield(void)
 {
 	struct dt_worker *w = dt_self;
+	struct dt_fiber *f, *n;
 
-	if (!w || !w->cur) {
+	if (!w || !(f = w->cur)) {
 		dt_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 		return;
 	}
-	runq_push(w, w->cur);
-	dt_park(DT_REASON_YIELD);
+	n = pick(w);
+	if (!n)			/* nothing else to run: go on */
+		return;
+	runq_push(w, f);
+	f->reason = DT_REASON_YIELD;
+	w->st.parks[DT_REASON_YIELD]++;
+	f->saved_errno = errno;
+	switch_to(w, f, n);
+	after_switch(w);
+	errno = f->saved_errno;
 }
 
 /* Runs first on every new fiber's stack (from dt_ctx_trampoline). */
@@ -897,10 +922,16 @@ void dt_worker_loop(struct dt_worker *w)
 		poll_io(w, 0);
 		if (w->runq_head)
 			continue;
-		for (i = 0; i < IDLE_SPINS; i++) {
-			if (has_mail(w, memory_order_relaxed))
-				break;
-			__builtin_ia32_pause();
+		/* Spin for a while (by time: a pause costs 10 to 140
+		 * cycles depending on the CPU) before the epoll syscalls. */
+		{
+			int64_t until = dt_now_ns() + IDLE_SPIN_NS;
+
+			for (i = 0; !has_mail(w, memory_order_relaxed); i++) {
+				__builtin_ia32_pause();
+				if ((i & 63) == 63 && dt_now_ns() >= until)
+					break;
+			}
 		}
 		if (has_mail(w, memory_order_relaxed))
 			continue;
