@@ -37,7 +37,7 @@ BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden \
 ifeq ($(SAN),1)
 BASEFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -DDT_SAN=1
 LDSAN     := -fsanitize=address,undefined
-O         := $(O)-san
+override O := $(O)-san
 endif
 ALL_CFLAGS = $(BASEFLAGS) $(CFLAGS) -MMD -MP
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/sync.h"
 #include "interpose/interpose.h"
 #include "interpose/shim_api.h"
 
@@ -55,9 +56,11 @@ static void loop_entry(void *arg)
 static void fork_child(void)
 {
 	/* The child has one thread and no workers: its calls go straight to
-	 * libc.  The epoll instances are shared with the parent and must not
-	 * be touched. */
+	 * libc, and it waits on locks as a plain thread.  The epoll
+	 * instances are shared with the parent and must not be touched. */
 	dt_shim_forked = 1;
+	dt_self = NULL;
+	dt_sync_fork_child();
 }
 
 /* Adopt the calling (main) thread as fiber 0 of worker 0. */
