@@ -13,8 +13,17 @@
  *
  * The whole region is one MAP_NORESERVE|PROT_NONE mapping, so the
  * reservation costs address space, not memory; a slot's stack is made
- * read-write (one mprotect) the first time the slot is used and stays so;
- * the kernel commits its pages as the fiber touches them.
+ * read-write the first time the slot is used and stays so; the kernel
+ * commits its pages as the fiber touches them.
+ *
+ * Guards and vm.max_map_count.  A PROT_NONE guard between two read-write
+ * stacks splits the mapping: two VMAs per committed slot, so the default
+ * vm.max_map_count (65530) would cap the process at ~32,700 committed
+ * stacks, half the default capacity.  So a slot is committed by making
+ * guard and stack read-write together (adjacent committed slots merge into
+ * one VMA) and then installing the guard with MADV_GUARD_INSTALL (Linux
+ * 6.13), which faults on access without a VMA of its own.  Older kernels
+ * refuse it (EINVAL): the guard is then mprotect(PROT_NONE)ed, as before.
  *
  * Control blocks are a separate array, also reserved up front: slots are
  * type-stable (never unmapped while the runtime lives), so a stale pointer
@@ -36,7 +45,15 @@
 
 #include "core/dt.h"
 
+#ifdef DT_SAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define TAG_ONE (1ull << 32)
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102	/* linux/mman.h, Linux 6.13 */
+#endif
 
 static void *reserve(size_t bytes)
 {
@@ -89,6 +106,26 @@ void dt_arena_fini(struct dt_arena *a)
 			   (size_t)a->cap * sizeof(uint32_t);
 
 	fib_bytes = (fib_bytes + a->page - 1) & ~(a->page - 1);
+#ifdef DT_SAN
+	/* Fibers still holding a slot (parked at shutdown, zombies) left
+	 * ASan poison above their saved sp; reaped ones were cleared in
+	 * reap().  Clear it before the raw munmap, which ASan does not see:
+	 * a later mapping at these addresses (the next runtime's arena)
+	 * would inherit false stack-buffer-overflow reports. */
+	if (a->fibers) {
+		uint32_t i;
+
+		for (i = 0; i < a->cap; i++) {
+			struct dt_fiber *f = &a->fibers[i];
+			char *sp = f->sp, *lo = f->stack_lo;
+
+			if (f->state != DT_FIBER_FREE && lo && sp >= lo &&
+			    sp < lo + f->stack_size)
+				__asan_unpoison_memory_region(sp,
+					(size_t)(lo + f->stack_size - sp));
+		}
+	}
+#endif
 	if (a->stacks)
 		dt_sys(SYS_munmap, a->stacks, (size_t)a->cap * a->slot_bytes,
 		       0, 0, 0, 0);
@@ -209,8 +246,19 @@ int dt_arena_commit_stack(struct dt_arena *a, struct dt_fiber *f)
 	char *lo = a->stacks + (size_t)f->idx * a->slot_bytes + a->page;
 
 	if (!f->stack_committed) {
-		long r = dt_sys(SYS_mprotect, lo, a->stack_bytes,
-				PROT_READ | PROT_WRITE, 0, 0, 0);
+		char *guard = lo - a->page;
+		long r;
+
+		/* Guard and stack together: see "Guards" at the top. */
+		r = dt_sys(SYS_mprotect, guard, a->page + a->stack_bytes,
+			   PROT_READ | PROT_WRITE, 0, 0, 0);
+		if (r < 0)
+			return (int)r;
+		r = dt_sys(SYS_madvise, guard, a->page, MADV_GUARD_INSTALL, 0,
+			   0, 0);
+		if (r < 0)
+			r = dt_sys(SYS_mprotect, guard, a->page, PROT_NONE, 0,
+				   0, 0);
 		if (r < 0)
 			return (int)r;
 		f->stack_committed = 1;
