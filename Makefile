@@ -50,6 +50,8 @@ quiet =
 endif
 
 .DELETE_ON_ERROR:
+# Keep objects: tests and benches are linked from them in one step.
+.SECONDARY:
 .PHONY: all test bench tools install uninstall clean demo deps
 
 CORE_SRC := $(wildcard core/*.c)

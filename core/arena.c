@@ -51,6 +51,10 @@
 
 #define TAG_ONE (1ull << 32)
 
+/* dt_fiber.stack_committed */
+#define STACK_COLD	1	/* read-write, no resident pages known */
+#define STACK_WARM	2	/* read-write, touched by a fiber */
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102	/* linux/mman.h, Linux 6.13 */
 #endif
@@ -66,7 +70,6 @@ int dt_arena_init(struct dt_arena *a, uint32_t cap, size_t stack_bytes)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t fib_bytes;
-	uint32_t i;
 
 	memset(a, 0, sizeof(*a));
 	a->page = page;
@@ -90,13 +93,14 @@ int dt_arena_init(struct dt_arena *a, uint32_t cap, size_t stack_bytes)
 		a->fibers = NULL;
 		return -ENOMEM;
 	}
-	/* Free list in index order: slot 0 on top.  Links are slot + 1. */
-	for (i = 0; i < cap; i++) {
-		a->fibers[i].idx = i;
-		a->fibers[i].gen = 1;
-		a->next_free[i] = (i + 1 < cap) ? i + 2 : 0;
-	}
-	atomic_store(&a->free_head, cap ? 1 : 0);
+	/* Nothing is written per slot here: slots are handed out first by
+	 * bumping `top` (initialised on first use), so a large capacity
+	 * costs address space, not resident memory, until it is used. */
+	atomic_store(&a->free_head, 0);
+	atomic_store(&a->cold_head, 0);
+	atomic_store(&a->top, 0);
+	atomic_store(&a->warm_free, 0);
+	a->warm_max = DT_WARM_MAX;
 	return 0;
 }
 
@@ -134,10 +138,10 @@ void dt_arena_fini(struct dt_arena *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* Pop one slot from the shared list; UINT32_MAX when empty. */
-static uint32_t shared_pop(struct dt_arena *a)
+/* Pop one slot from a shared list (warm or cold); UINT32_MAX when empty. */
+static uint32_t list_pop(struct dt_arena *a, _Atomic uint64_t *head)
 {
-	uint64_t h = atomic_load_explicit(&a->free_head, memory_order_acquire);
+	uint64_t h = atomic_load_explicit(head, memory_order_acquire);
 
 	for (;;) {
 		uint32_t top = (uint32_t)h;
@@ -150,95 +154,220 @@ static uint32_t shared_pop(struct dt_arena *a)
 		nh = ((h & ~0xffffffffull) + TAG_ONE) |
 		     atomic_load_explicit(&a->next_free[top - 1],
 					  memory_order_relaxed);
-		if (atomic_compare_exchange_weak_explicit(&a->free_head, &h,
-				nh, memory_order_acquire,
-				memory_order_acquire))
+		if (atomic_compare_exchange_weak_explicit(head, &h, nh,
+				memory_order_acquire, memory_order_acquire))
 			return top - 1;
 	}
 }
 
-/* Push a chain first..last (linked through next_free) in one CAS. */
-static void shared_push_chain(struct dt_arena *a, uint32_t first,
-			      uint32_t last)
+static uint32_t shared_pop(struct dt_arena *a)
 {
-	uint64_t h = atomic_load_explicit(&a->free_head, memory_order_relaxed);
+	uint32_t i = list_pop(a, &a->free_head);
+
+	if (i != UINT32_MAX) {
+		atomic_fetch_sub_explicit(&a->warm_free, 1,
+					  memory_order_relaxed);
+		return i;
+	}
+	return list_pop(a, &a->cold_head);
+}
+
+/* A never-used slot from the untouched end of the arena, or UINT32_MAX. */
+static uint32_t bump(struct dt_arena *a)
+{
+	uint32_t i = atomic_load_explicit(&a->top, memory_order_relaxed);
+
+	do {
+		if (i >= a->cap)
+			return UINT32_MAX;
+	} while (!atomic_compare_exchange_weak_explicit(&a->top, &i, i + 1,
+			memory_order_relaxed, memory_order_relaxed));
+	a->fibers[i].idx = i;
+	atomic_store_explicit(&a->fibers[i].gen, 1, memory_order_relaxed);
+	return i;
+}
+
+/* Push a chain first..last (linked through next_free) in one CAS. */
+static void list_push_chain(struct dt_arena *a, _Atomic uint64_t *head,
+			    uint32_t first, uint32_t last)
+{
+	uint64_t h = atomic_load_explicit(head, memory_order_relaxed);
 
 	for (;;) {
 		atomic_store_explicit(&a->next_free[last], (uint32_t)h,
 				      memory_order_relaxed);
 		/* Release: the slots' contents (gen bump, state) are visible
 		 * to whoever pops them. */
-		if (atomic_compare_exchange_weak_explicit(&a->free_head, &h,
+		if (atomic_compare_exchange_weak_explicit(head, &h,
 				((h & ~0xffffffffull) + TAG_ONE) | (first + 1),
 				memory_order_release, memory_order_relaxed))
 			return;
 	}
 }
 
+/*
+ * Free slots wait on two shared lists: warm (stack pages still resident,
+ * reused first: no page faults) and cold (pages returned to the kernel).
+ * A slot goes back warm while fewer warm slots wait than the high-water
+ * mark, max(warm_max, the peak of live slots since the last trim); past
+ * it, its pages are returned at once.  Between bursts, idle workers trim
+ * the warm list down to max(warm_max, live) a batch at a time
+ * (dt_arena_trim), so memory follows the load down without a burst of
+ * madvise on any spawn or join path.
+ */
+static uint32_t warm_limit(struct dt_arena *a)
+{
+	uint32_t p = atomic_load_explicit(&a->peak, memory_order_relaxed);
+
+	return p > a->warm_max ? p : a->warm_max;
+}
+
 static void release_stack(struct dt_arena *a, uint32_t i)
 {
-	struct dt_fiber *f = &a->fibers[i];
+	dt_sys(SYS_madvise, a->stacks + (size_t)i * a->slot_bytes + a->page,
+	       a->stack_bytes, MADV_DONTNEED, 0, 0, 0);
+	a->fibers[i].stack_committed = STACK_COLD;
+}
 
-	if (f->stack_committed)
-		dt_sys(SYS_madvise, a->stacks + (size_t)i * a->slot_bytes +
-		       a->page, a->stack_bytes, MADV_DONTNEED, 0, 0, 0);
+/* Push free slots first..last (chained) where they belong. */
+static void to_shared(struct dt_arena *a, const uint32_t *v, uint32_t n)
+{
+	uint32_t k, wn = 0, cn = 0, wv[DT_CACHE_BATCH], cv[DT_CACHE_BATCH];
+	uint32_t lim = warm_limit(a);
+
+	for (k = 0; k < n; k++) {
+		uint32_t i = v[k];
+
+		if (a->fibers[i].stack_committed == STACK_WARM &&
+		    atomic_fetch_add_explicit(&a->warm_free, 1,
+				memory_order_relaxed) < lim) {
+			wv[wn++] = i;
+			continue;
+		}
+		if (a->fibers[i].stack_committed == STACK_WARM) {
+			atomic_fetch_sub_explicit(&a->warm_free, 1,
+						  memory_order_relaxed);
+			release_stack(a, i);
+		}
+		cv[cn++] = i;
+	}
+	for (k = 0; k + 1 < wn; k++)
+		atomic_store_explicit(&a->next_free[wv[k]], wv[k + 1] + 1,
+				      memory_order_relaxed);
+	if (wn)
+		list_push_chain(a, &a->free_head, wv[0], wv[wn - 1]);
+	for (k = 0; k + 1 < cn; k++)
+		atomic_store_explicit(&a->next_free[cv[k]], cv[k + 1] + 1,
+				      memory_order_relaxed);
+	if (cn)
+		list_push_chain(a, &a->cold_head, cv[0], cv[cn - 1]);
+}
+
+bool dt_arena_trim(struct dt_arena *a, unsigned budget)
+{
+	uint32_t live = atomic_load_explicit(&a->live, memory_order_relaxed);
+	uint32_t lim;
+
+	/* The burst is over: the mark follows the load down. */
+	atomic_store_explicit(&a->peak, live, memory_order_relaxed);
+	lim = warm_limit(a);
+	while (budget-- &&
+	       atomic_load_explicit(&a->warm_free, memory_order_relaxed) > lim) {
+		uint32_t i = list_pop(a, &a->free_head);
+
+		if (i == UINT32_MAX)
+			break;
+		atomic_fetch_sub_explicit(&a->warm_free, 1,
+					  memory_order_relaxed);
+		release_stack(a, i);
+		list_push_chain(a, &a->cold_head, i, i);
+	}
+	return atomic_load_explicit(&a->warm_free, memory_order_relaxed) > lim;
+}
+
+/* Take free slots out of other workers' caches (capacity is exhausted
+ * elsewhere: slots must not be stranded in a cache).  One slot or
+ * UINT32_MAX. */
+static uint32_t steal(struct dt_arena *a, struct dt_worker *self)
+{
+	int k;
+
+	for (k = 0; k < dt_rt.nworkers && dt_rt.workers; k++) {
+		struct dt_worker *v = &dt_rt.workers[k];
+		uint32_t i = UINT32_MAX;
+
+		if (v == self || !v->cache_n)
+			continue;
+		dt_spin_lock(&v->cache_lock);
+		if (v->cache_n)
+			i = v->cache[--v->cache_n];
+		dt_spin_unlock(&v->cache_lock);
+		if (i != UINT32_MAX)
+			return i;
+	}
+	return UINT32_MAX;
 }
 
 struct dt_fiber *dt_arena_alloc(struct dt_arena *a, struct dt_worker *w)
 {
-	uint32_t i;
+	uint32_t i = UINT32_MAX;
 
-	if (w && w->cache_n) {
-		i = w->cache[--w->cache_n];
-	} else {
+	if (w) {
+		/* The lock is the owner's almost always: one uncontended
+		 * exchange; other workers take it only to steal (steal()). */
+		dt_spin_lock(&w->cache_lock);
+		if (w->cache_n)
+			i = w->cache[--w->cache_n];
+		dt_spin_unlock(&w->cache_lock);
+	}
+	if (i == UINT32_MAX) {
 		i = shared_pop(a);
 		if (i == UINT32_MAX)
+			i = bump(a);
+		if (i == UINT32_MAX)
+			i = steal(a, w);
+		if (i == UINT32_MAX)
 			return NULL;
-		/* Refill the cache in the same trip, up to half full. */
-		while (w && w->cache_n < DT_CACHE_BATCH) {
-			uint32_t j = shared_pop(a);
-
-			if (j == UINT32_MAX)
-				break;
-			w->cache[w->cache_n++] = j;
-		}
 	}
-	atomic_fetch_add_explicit(&a->live, 1, memory_order_relaxed);
+	{
+		uint32_t l = atomic_fetch_add_explicit(&a->live, 1,
+						       memory_order_relaxed) + 1;
+
+		if (l > atomic_load_explicit(&a->peak, memory_order_relaxed))
+			atomic_store_explicit(&a->peak, l,
+					      memory_order_relaxed);
+	}
 	return &a->fibers[i];
 }
 
 void dt_arena_free(struct dt_arena *a, struct dt_worker *w,
 		   struct dt_fiber *f)
 {
-	uint32_t i = f->idx, k;
+	uint32_t i = f->idx, batch[DT_CACHE_BATCH];
 
 	/* A new generation: every handle to the old fiber is now stale. */
 	atomic_fetch_add_explicit(&f->gen, 1, memory_order_release);
 	f->state = DT_FIBER_FREE;
 	atomic_fetch_sub_explicit(&a->live, 1, memory_order_relaxed);
 
-	if (w && w->cache_n < DT_CACHE_SLOTS) {
-		w->cache[w->cache_n++] = i;
-		return;
-	}
 	if (!w) {
-		release_stack(a, i);
-		shared_push_chain(a, i, i);
+		to_shared(a, &i, 1);
 		return;
 	}
-	/* Cache full: spill the oldest batch, cold stacks first to go. */
-	for (k = 0; k < DT_CACHE_BATCH; k++) {
-		release_stack(a, w->cache[k]);
-		if (k + 1 < DT_CACHE_BATCH)
-			atomic_store_explicit(&a->next_free[w->cache[k]],
-					      w->cache[k + 1] + 1,
-					      memory_order_relaxed);
+	dt_spin_lock(&w->cache_lock);
+	if (w->cache_n < DT_CACHE_SLOTS) {
+		w->cache[w->cache_n++] = i;
+		dt_spin_unlock(&w->cache_lock);
+		return;
 	}
-	shared_push_chain(a, w->cache[0], w->cache[DT_CACHE_BATCH - 1]);
+	/* Cache full: the oldest batch goes to the shared list. */
+	memcpy(batch, w->cache, sizeof(batch));
 	memmove(w->cache, w->cache + DT_CACHE_BATCH,
 		(DT_CACHE_SLOTS - DT_CACHE_BATCH) * sizeof(uint32_t));
 	w->cache_n -= DT_CACHE_BATCH;
 	w->cache[w->cache_n++] = i;
+	dt_spin_unlock(&w->cache_lock);
+	to_shared(a, batch, DT_CACHE_BATCH);
 }
 
 int dt_arena_commit_stack(struct dt_arena *a, struct dt_fiber *f)
@@ -261,8 +390,9 @@ int dt_arena_commit_stack(struct dt_arena *a, struct dt_fiber *f)
 				   0, 0);
 		if (r < 0)
 			return (int)r;
-		f->stack_committed = 1;
 	}
+	/* It will be touched: warm from now until released. */
+	f->stack_committed = STACK_WARM;
 	f->stack_lo = lo;
 	f->stack_size = a->stack_bytes;
 	f->stack_kind = DT_STACK_ARENA;

@@ -39,9 +39,11 @@
 #define DT_DEFAULT_MAX_FIBERS	65536u
 #define DT_MAX_MAX_FIBERS	(1u << 22)
 #define DT_CACHE_SLOTS		64u	/* per-worker arena cache */
-#define DT_CACHE_BATCH		32u	/* refill/spill batch */
+#define DT_CACHE_BATCH		32u	/* spill batch */
+#define DT_WARM_MAX		1024u	/* warm free stacks kept (arena.c) */
 #define DT_KEYS_MAX		1024u	/* PTHREAD_KEYS_MAX on glibc */
 #define DT_DESTRUCTOR_ITERATIONS 4	/* PTHREAD_DESTRUCTOR_ITERATIONS */
+#define DT_INTR_SLOTS		16	/* pending interrupt requests/worker */
 
 /* ---------------------------------------------------------------- */
 /* Fibers                                                            */
@@ -111,8 +113,14 @@ struct dt_fiber {
 	struct dt_timer timer;		/* deadline of the current wait */
 	struct dt_waiter *wait;		/* the current wait record, if parked */
 	uint8_t intr;			/* the wait may end with EINTR: 0 no,
-					   DT_INTR_RESTARTABLE, DT_INTR_ALWAYS */
-	_Atomic uint8_t intr_req;	/* signal arrived: 1 | sa_restart << 1 */
+					   DT_INTR_RESTARTABLE, DT_INTR_ALWAYS,
+					   DT_INTR_CANCEL */
+	_Atomic uint8_t intr_req;	/* DT_INTR_REQ_* bits */
+
+	/* --- owned by the layer above (shim: deferred cancellation) --- */
+	_Atomic uint32_t cancel;	/* state bits, any thread; 0 at spawn */
+	void *cleanup;			/* cleanup chain, the fiber's own;
+					   NULL at spawn */
 
 	/* --- fiber-local storage --- */
 	struct dt_keyvals *keys;	/* NULL until the first set */
@@ -142,9 +150,15 @@ struct dt_arena {
 	size_t stack_bytes;		/* usable stack per slot */
 	size_t page;
 	uint32_t cap;			/* slots */
-	/* Tagged head: tag (ABA counter) << 32 | (slot + 1), 0 = empty. */
+	/* Tagged heads: tag (ABA counter) << 32 | (slot + 1), 0 = empty.
+	 * free_head: slots with warm stacks; cold_head: pages returned. */
 	_Alignas(DT_CACHELINE) _Atomic uint64_t free_head;
+	_Atomic uint64_t cold_head;
 	_Atomic uint32_t live;		/* slots handed out */
+	_Atomic uint32_t top;		/* slots ever used: [top, cap) untouched */
+	_Atomic uint32_t warm_free;	/* slots on the warm list */
+	_Atomic uint32_t peak;		/* most live slots since the last trim */
+	uint32_t warm_max;		/* warm slots kept however low the load */
 };
 
 /* ---------------------------------------------------------------- */
@@ -171,6 +185,9 @@ struct dt_worker {
 	int64_t last_poll;		/* ns of the last non-blocking poll */
 	struct dt_fiber *dead;		/* exited fiber to reap after switch */
 	struct dt_timer_heap timers;
+	_Atomic uint32_t cache_lock;	/* protects cache_n, cache[]: taken
+					   by the owner, and by other threads
+					   only to steal at capacity */
 	uint32_t cache_n;		/* arena cache */
 	uint32_t cache[DT_CACHE_SLOTS];
 	int id;
@@ -190,9 +207,10 @@ struct dt_worker {
 	/* fds registered in epfd (reactor), so a busy worker knows whether
 	 * it has readiness to look at. */
 	_Atomic uint32_t nregs;
-	/* A signal handler asked to interrupt intr_fiber's wait. */
+	/* A signal handler (or pthread_cancel) asked to interrupt the wait
+	 * of the fibers in intr_fibers (free slots are NULL). */
 	_Atomic uint32_t intr_pending;
-	struct dt_fiber *_Atomic intr_fiber;
+	struct dt_fiber *_Atomic intr_fibers[DT_INTR_SLOTS];
 	/* Bit s set: the mailbox from worker s has fibers.  */
 	_Alignas(DT_CACHELINE) _Atomic uint64_t *mail_bits;
 	/* mbox[s]: ring from worker s to this one, allocated at init. */
@@ -316,7 +334,17 @@ void dt_fiber_unpark(struct dt_fiber *f);
  */
 #define DT_INTR_RESTARTABLE	1	/* read, accept, connect, wait...  */
 #define DT_INTR_ALWAYS		2	/* poll, select, sleeps: never restarted */
+#define DT_INTR_CANCEL		3	/* join, cond wait: only a cancel ends it */
+/* f->intr_req bits */
+#define DT_INTR_REQ_SIGNAL	1	/* a handler ran for f */
+#define DT_INTR_REQ_RESTART	2	/* ... installed with SA_RESTART */
+#define DT_INTR_REQ_CANCEL	4	/* pthread_cancel: any f->intr != 0 */
 void dt_fiber_interrupt_async(struct dt_fiber *f, int sa_restart);
+/* The same for a cancellation request: ends f's current wait if it is
+ * interruptible at all (f->intr != 0), whatever its kind.  Any thread.
+ * Requests are kept per worker in DT_INTR_SLOTS slots; beyond that many
+ * undelivered requests on one worker, a request is dropped. */
+void dt_fiber_cancel_async(struct dt_fiber *f);
 
 /* Switch the current fiber out until someone unparks it. */
 void dt_park(int reason);
@@ -330,7 +358,8 @@ int dt_sleep_until(int64_t deadline, clockid_t clk);
 /* Look up a live or zombie fiber by handle: -ESRCH if stale. */
 int dt_fiber_lookup(uint64_t h, struct dt_fiber **out);
 /* Wait for f to finish, then free it.  -EINVAL detached, -EDEADLK self,
- * -ETIMEDOUT.  retval may be NULL. */
+ * -ETIMEDOUT, -EINTR (the caller's wait was interruptible, f->intr, and
+ * was interrupted; f is still joinable).  retval may be NULL. */
 int dt_fiber_join(struct dt_fiber *f, void **retval, int64_t deadline,
 		  clockid_t clk);
 int dt_fiber_detach(struct dt_fiber *f);
@@ -341,6 +370,9 @@ void dt_arena_fini(struct dt_arena *a);
 struct dt_fiber *dt_arena_alloc(struct dt_arena *a, struct dt_worker *w);
 void dt_arena_free(struct dt_arena *a, struct dt_worker *w,
 		   struct dt_fiber *f);
+/* Return the pages of warm free stacks beyond what the current load needs,
+ * at most budget of them; true if more remain.  Idle workers call it. */
+bool dt_arena_trim(struct dt_arena *a, unsigned budget);
 /* Prepare f's arena stack for use (commit on first use).  0 or -errno. */
 int dt_arena_commit_stack(struct dt_arena *a, struct dt_fiber *f);
 

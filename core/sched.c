@@ -50,6 +50,7 @@
 #include "core/real.h"
 
 #ifdef DT_SAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -58,6 +59,8 @@ __thread struct dt_worker *dt_self
 	__attribute__((tls_model("initial-exec")));
 
 #define IDLE_SPIN_NS	20000	/* spin this long before parking in epoll */
+#define TRIM_BATCH	16	/* stacks an idle pass returns (~19 us each) */
+#define TRIM_GAP_NS	1000000	/* idle passes while stacks are to return */
 #define POLL_EVERY	64	/* picks between two looks at the clock */
 #define POLL_GAP_NS	50000	/* a busy worker polls epoll this often */
 
@@ -87,6 +90,18 @@ static inline struct dt_fiber *runq_pop(struct dt_worker *w)
 		w->runq_len--;
 	}
 	return f;
+}
+
+/* A fiber whose deadline passed runs next (its lateness is the point):
+ * at the head of the queue. */
+static inline void runq_push_front(struct dt_worker *w, struct dt_fiber *f)
+{
+	f->state = DT_FIBER_READY;
+	f->next = w->runq_head;
+	w->runq_head = f;
+	if (!w->runq_tail)
+		w->runq_tail = f;
+	w->runq_len++;
 }
 
 /* ---------------------------------------------------------------- */
@@ -292,37 +307,82 @@ static void run_timers(struct dt_worker *w)
 	}
 }
 
-void dt_fiber_interrupt_async(struct dt_fiber *f, int sa_restart)
+/* Queue an interrupt request (bits) for f on its worker. */
+static void interrupt_request(struct dt_fiber *f, uint8_t bits)
 {
 	struct dt_worker *w = f->worker;
+	int i;
 
-	/* Plain atomic stores and an eventfd write: async-signal-safe. */
-	atomic_store_explicit(&f->intr_req, 1 | (sa_restart ? 2 : 0),
-			      memory_order_relaxed);
-	atomic_store_explicit(&w->intr_fiber, f, memory_order_relaxed);
+	/* Atomic RMWs, loads and an eventfd write: async-signal-safe.  A
+	 * fiber with a request already queued is in a slot: only its bits
+	 * change (the handler reads them after emptying the slot). */
+	if (!atomic_fetch_or_explicit(&f->intr_req, bits,
+				      memory_order_seq_cst)) {
+		for (i = 0; i < DT_INTR_SLOTS; i++) {
+			struct dt_fiber *exp = NULL;
+
+			if (atomic_compare_exchange_strong_explicit(
+				    &w->intr_fibers[i], &exp, f,
+				    memory_order_seq_cst,
+				    memory_order_relaxed))
+				break;
+		}
+		/* Every slot taken: the request is dropped (dt.h), and f
+		 * must not look queued to the next one. */
+		if (i == DT_INTR_SLOTS)
+			atomic_store_explicit(&f->intr_req, 0,
+					      memory_order_relaxed);
+	}
 	atomic_store_explicit(&w->intr_pending, 1, memory_order_seq_cst);
 	if (dt_self != w)
 		notify(w);
 }
 
-/* At a safe point of the owner worker: end an interruptible wait. */
+void dt_fiber_interrupt_async(struct dt_fiber *f, int sa_restart)
+{
+	interrupt_request(f, DT_INTR_REQ_SIGNAL |
+			  (sa_restart ? DT_INTR_REQ_RESTART : 0));
+}
+
+void dt_fiber_cancel_async(struct dt_fiber *f)
+{
+	interrupt_request(f, DT_INTR_REQ_CANCEL);
+}
+
+/* At a safe point of the owner worker: end interruptible waits. */
 static void handle_interrupt(struct dt_worker *w)
 {
-	struct dt_fiber *f;
-	uint8_t req;
+	int i;
 
-	atomic_store_explicit(&w->intr_pending, 0, memory_order_relaxed);
-	f = atomic_exchange_explicit(&w->intr_fiber, NULL,
-				     memory_order_relaxed);
-	if (!f)
-		return;
-	req = atomic_exchange_explicit(&f->intr_req, 0, memory_order_relaxed);
-	if (!req || f->state != DT_FIBER_PARKED || !f->wait || !f->intr)
-		return;
-	if (f->intr == DT_INTR_RESTARTABLE && (req & 2))
-		return;			/* SA_RESTART: the call goes on */
-	if (dt_waiter_claim(f->wait, DT_WAIT_INTERRUPTED))
-		runq_push(w, f);
+	atomic_store_explicit(&w->intr_pending, 0, memory_order_seq_cst);
+	for (i = 0; i < DT_INTR_SLOTS; i++) {
+		struct dt_fiber *f;
+		uint8_t req;
+
+		if (!atomic_load_explicit(&w->intr_fibers[i],
+					  memory_order_relaxed))
+			continue;
+		f = atomic_exchange_explicit(&w->intr_fibers[i], NULL,
+					     memory_order_seq_cst);
+		/* A slot may name a fiber slot reused since: only this
+		 * worker's fibers are looked at. */
+		if (!f || f->worker != w)
+			continue;
+		req = atomic_exchange_explicit(&f->intr_req, 0,
+					       memory_order_seq_cst);
+		if (!req || f->state != DT_FIBER_PARKED || !f->wait ||
+		    !f->intr)
+			continue;
+		if (!(req & DT_INTR_REQ_CANCEL)) {
+			if (f->intr == DT_INTR_CANCEL)
+				continue;	/* signals do not end it */
+			if (f->intr == DT_INTR_RESTARTABLE &&
+			    (req & DT_INTR_REQ_RESTART))
+				continue;	/* SA_RESTART: goes on */
+		}
+		if (dt_waiter_claim(f->wait, DT_WAIT_INTERRUPTED))
+			runq_push(w, f);
+	}
 }
 
 /* Next fiber to run on w, from the fiber side (never blocks). */
@@ -448,15 +508,35 @@ static void after_switch(struct dt_worker *w)
 	det = d->detached;
 	j = d->joiner;
 	d->joiner = NULL;
+	/* Claim under the lock: a joiner whose deadline passed (or whose
+	 * wait was interrupted) takes this lock before dt_fiber_join
+	 * returns, so its record is valid here and may be gone after the
+	 * unlock.  Once claimed, it stays valid until posted. */
+	if (j && !dt_waiter_claim(j, DT_WAIT_WOKEN))
+		j = NULL;
 	dt_spin_unlock(&d->join_lock);
 	if (det)
 		reap(w, d);
-	else if (j && dt_waiter_claim(j, DT_WAIT_WOKEN))
+	else if (j)
 		dt_waiter_post(j);
 }
 
 static void reap(struct dt_worker *w, struct dt_fiber *f)
 {
+#ifdef DT_SAN
+	{
+		char *sp = f->sp, *top = (char *)f->stack_lo + f->stack_size;
+
+		/* The frames f ended in (above its last saved sp) never
+		 * returned, so their ASan redzones stay poisoned.  Clear
+		 * them: the memory may leave the runtime (munmap below, a
+		 * caller's mStack), and ASan does not see a raw munmap, so
+		 * whatever is mapped there next would inherit false
+		 * stack-buffer-overflow reports. */
+		if (sp >= (char *)f->stack_lo && sp < top)
+			__asan_unpoison_memory_region(sp, (size_t)(top - sp));
+	}
+#endif
 	if (f->stack_kind == DT_STACK_MMAP)
 		dt_sys(SYS_munmap, (char *)f->stack_lo - dt_rt.arena.page,
 		       f->stack_size + dt_rt.arena.page, 0, 0, 0, 0);
@@ -583,6 +663,8 @@ int dt_spawn_handle(const struct dt_spawn *s, struct dt_fiber **out,
 	f->wait = NULL;
 	f->intr = 0;
 	atomic_store_explicit(&f->intr_req, 0, memory_order_relaxed);
+	atomic_store_explicit(&f->cancel, 0, memory_order_relaxed);
+	f->cleanup = NULL;
 	f->keys = NULL;
 	f->user = s->user;
 	f->name[0] = 0;
@@ -644,7 +726,7 @@ int dt_fiber_join(struct dt_fiber *f, void **retval, int64_t deadline,
 			if (f->joiner == &w)
 				f->joiner = NULL;
 			dt_spin_unlock(&f->join_lock);
-			return -ETIMEDOUT;
+			return st == DT_WAIT_INTERRUPTED ? -EINTR : -ETIMEDOUT;
 		}
 	} else {
 		dt_spin_unlock(&f->join_lock);
@@ -703,7 +785,7 @@ static void waiter_timeout(struct dt_timer *t)
 	struct dt_waiter *w = f->wait;
 
 	if (w && dt_waiter_claim(w, DT_WAIT_TIMEDOUT))
-		runq_push(f->worker, f);
+		runq_push_front(f->worker, f);
 }
 
 int dt_waiter_block(struct dt_waiter *w, int64_t deadline, clockid_t clk,
@@ -954,6 +1036,11 @@ void dt_worker_loop(struct dt_worker *w)
 				if (to < 0)
 					to = 0;
 			}
+			/* Idle: return spare warm stacks, a batch per pass,
+			 * coming back soon while some remain. */
+			if ((to < 0 || to > 2 * TRIM_GAP_NS) &&
+			    dt_arena_trim(&dt_rt.arena, TRIM_BATCH))
+				to = TRIM_GAP_NS;
 			poll_io(w, to);
 		}
 		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
@@ -975,6 +1062,12 @@ static void *worker_main(void *arg)
 	sigdelset(&all, SIGILL);
 	sigdelset(&all, SIGABRT);
 	sigdelset(&all, SIGTRAP);
+	/* Raised by the kernel for the thread making the call (a write to
+	 * a broken pipe, past RLIMIT_FSIZE, a filtered system call): the
+	 * fiber making it runs here, and the signal must reach it now. */
+	sigdelset(&all, SIGPIPE);
+	sigdelset(&all, SIGXFSZ);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	dt_worker_loop(w);
 	return NULL;

@@ -347,9 +347,10 @@ static bool resident(const void *p, size_t len)
 	return false;
 }
 
-/* Description: once a worker's cache overflows, the slots spilled to the
- * shared list have their touched stack pages returned to the kernel,
- * while the slots the cache keeps stay warm. */
+/* Description: past the high-water mark of warm free stacks (here 0), the
+ * slots a full worker cache spills to the shared list have their touched
+ * stack pages returned to the kernel, while the slots the cache keeps stay
+ * warm. */
 Test(core_arena, spilled_stacks_released, .timeout = 10)
 {
 	static struct dt_worker w;
@@ -358,6 +359,7 @@ Test(core_arena, spilled_stacks_released, .timeout = 10)
 	unsigned i, k, released = 0;
 
 	cr_assert_eq(dt_arena_init(&a, 256, STRESS_STACK), 0);
+	a.warm_max = 0;
 	for (i = 0; i < 96; i++) {
 		f[i] = dt_arena_alloc(&a, &w);
 		cr_assert_not_null(f[i]);
@@ -366,6 +368,7 @@ Test(core_arena, spilled_stacks_released, .timeout = 10)
 		memset(f[i]->stack_lo, 0xa5, f[i]->stack_size);
 		cr_assert(resident(f[i]->stack_lo, f[i]->stack_size));
 	}
+	atomic_store(&a.peak, 0);	/* the burst is over: mark = warm_max */
 	for (i = 0; i < 96; i++)
 		dt_arena_free(&a, &w, f[i]);
 	cr_assert_leq(w.cache_n, DT_CACHE_SLOTS);
@@ -387,6 +390,106 @@ Test(core_arena, spilled_stacks_released, .timeout = 10)
 	}
 	cr_assert_geq(released, DT_CACHE_BATCH, "no batch was spilled");
 	dt_arena_fini(&a);
+}
+
+/* Description: up to the high-water mark, spilled stacks stay warm on the
+ * shared list (no madvise, no page faults when reused); exactly the ones
+ * past it are returned to the kernel, and the count of warm free stacks
+ * never exceeds the mark. */
+Test(core_arena, warm_stacks_kept_up_to_mark, .timeout = 10)
+{
+	static struct dt_worker w;
+	struct dt_fiber *f[96];
+	struct dt_arena a;
+	unsigned i, k, warm = 0, cold = 0;
+
+	cr_assert_eq(dt_arena_init(&a, 256, STRESS_STACK), 0);
+	a.warm_max = 16;
+	for (i = 0; i < 96; i++) {
+		f[i] = dt_arena_alloc(&a, &w);
+		cr_assert_not_null(f[i]);
+		cr_assert_eq(dt_arena_commit_stack(&a, f[i]), 0);
+		memset(f[i]->stack_lo, 0x5a, f[i]->stack_size);
+	}
+	atomic_store(&a.peak, 0);	/* the burst is over: mark = warm_max */
+	for (i = 0; i < 96; i++)
+		dt_arena_free(&a, &w, f[i]);
+	cr_assert_leq(atomic_load(&a.warm_free), a.warm_max);
+	for (i = 0; i < 96; i++) {
+		bool cached = false;
+
+		for (k = 0; k < w.cache_n; k++)
+			cached |= w.cache[k] == f[i]->idx;
+		if (cached)
+			continue;
+		if (resident(f[i]->stack_lo, f[i]->stack_size))
+			warm++;
+		else
+			cold++;
+	}
+	cr_assert_eq(warm, 16, "warm spilled stacks: %u, mark 16", warm);
+	cr_assert_eq(warm + cold, 96 - w.cache_n);
+	dt_arena_fini(&a);
+}
+
+/* Description: during a burst (peak live above the mark) spilled stacks
+ * all stay warm; dt_arena_trim then returns the ones the current load does
+ * not need, budget at a time, until only max(warm_max, live) are warm, and
+ * those it returned are no longer resident. */
+Test(core_arena, trim_returns_spare_warm_stacks, .timeout = 10)
+{
+	static struct dt_worker w;
+	struct dt_fiber *f[96];
+	struct dt_arena a;
+	unsigned i, rounds = 0, res = 0;
+
+	cr_assert_eq(dt_arena_init(&a, 256, STRESS_STACK), 0);
+	a.warm_max = 8;
+	for (i = 0; i < 96; i++) {
+		f[i] = dt_arena_alloc(&a, &w);
+		cr_assert_eq(dt_arena_commit_stack(&a, f[i]), 0);
+		memset(f[i]->stack_lo, 0x77, f[i]->stack_size);
+	}
+	for (i = 0; i < 96; i++)
+		dt_arena_free(&a, &w, f[i]);
+	cr_assert_eq(atomic_load(&a.warm_free), 96 - w.cache_n,
+		     "within the burst every spilled stack stays warm");
+	while (dt_arena_trim(&a, 4))
+		cr_assert_lt(++rounds, 100, "trim does not converge");
+	cr_assert_eq(atomic_load(&a.warm_free), 8);
+	for (i = 0; i < 96; i++)
+		res += resident(f[i]->stack_lo, f[i]->stack_size);
+	cr_assert_eq(res, 8 + w.cache_n, "resident stacks: %u", res);
+	dt_arena_fini(&a);
+}
+
+/* Description: slots parked in one worker's cache are not lost to the
+ * others: at capacity, an allocation on another worker (or a plain thread)
+ * takes one from that cache instead of failing. */
+Test(core_arena, capacity_not_stranded_in_caches, .timeout = 10)
+{
+	struct dt_worker *ws = calloc(2, sizeof(*ws));
+	struct dt_fiber *f[8];
+	struct dt_arena a;
+	unsigned i;
+
+	cr_assert_eq(dt_arena_init(&a, 8, STRESS_STACK), 0);
+	dt_rt.workers = ws;
+	dt_rt.nworkers = 2;
+	for (i = 0; i < 8; i++)
+		cr_assert_not_null(f[i] = dt_arena_alloc(&a, &ws[1]));
+	cr_assert_null(dt_arena_alloc(&a, &ws[0]), "capacity is 8");
+	for (i = 0; i < 7; i++)
+		dt_arena_free(&a, &ws[1], f[i]);
+	cr_assert_eq(ws[1].cache_n, 7);
+	for (i = 0; i < 7; i++)
+		cr_assert_not_null(dt_arena_alloc(&a, i % 2 ? NULL : &ws[0]),
+				   "slot %u stranded in worker 1's cache", i);
+	cr_assert_null(dt_arena_alloc(&a, &ws[0]));
+	dt_rt.workers = NULL;
+	dt_rt.nworkers = 0;
+	dt_arena_fini(&a);
+	free(ws);
 }
 
 #ifdef DT_SAN
