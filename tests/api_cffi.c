@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,61 +28,7 @@
 
 #include "dtact.h"
 #include "core/dt.h"
-
-#ifdef DT_SAN
-/* Criterion's runner leaks one block at exit (libcriterion 2.4.1): keep
- * LeakSanitizer's verdict to the code under test. */
-__attribute__((visibility("default")))
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-__attribute__((visibility("default")))
-const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-#endif
-
-/* ---------------------------------------------------------------- */
-/* Checks off the test thread                                        */
-
-static _Atomic unsigned nfail;
-static char first_fail[512];
-
-static void note_fail(const char *where, const char *expr,
-		      const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (atomic_fetch_add(&nfail, 1))
-		return;
-	n = snprintf(first_fail, sizeof(first_fail), "%s: %s: ", where,
-		     expr);
-	if (n < 0 || n >= (int)sizeof(first_fail))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(first_fail + n, sizeof(first_fail) - n, fmt, ap);
-	va_end(ap);
-}
-
-#define STR2(x) #x
-#define STR(x) STR2(x)
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond))						\
-			note_fail(__FILE__ ":" STR(__LINE__), #cond,	\
-				  __VA_ARGS__);				\
-	} while (0)
-
-static void assert_no_failed_checks(void)
-{
-	unsigned n = atomic_load(&nfail);
-
-	cr_assert_eq(n, 0, "%u failed check(s), the first: %s", n,
-		     first_fail);
-}
+#include "harness.h"
 
 /* ---------------------------------------------------------------- */
 /* The example program                                               */
@@ -172,14 +117,6 @@ Test(api_cffi, example_cffi_master_output, .timeout = 60)
 
 /* ---------------------------------------------------------------- */
 /* Error contract                                                    */
-
-static dtact_config_t two_workers(void)
-{
-	dtact_config_t c = dtact_default_config();
-
-	c.mWorkers = 2;
-	return c;
-}
 
 static void noop(void *arg)
 {
@@ -325,7 +262,6 @@ static void bad_options_root(void *arg)
 		CHECK(h && dtact_await(h) == 0, "good options: %s",
 		      strerror(errno));
 	}
-	dtact_shutdown();
 }
 
 /* Description: dtact_fiber_launch_ext refuses an unknown kind or
@@ -333,13 +269,7 @@ static void bad_options_root(void *arg)
  * accepts the valid ones. */
 Test(api_cffi, launch_bad_options_einval, .timeout = 30)
 {
-	dtact_config_t c = two_workers();
-	void *rt = dtact_init(&c);
-
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_neq(dtact_fiber_launch(bad_options_root, NULL), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	assert_no_failed_checks();
+	run_root(bad_options_root, NULL);
 }
 
 static _Atomic int gate;
@@ -408,7 +338,6 @@ static void handles_root(void *arg)
 	CHECK(x.target && o, "launch: %s", strerror(errno));
 	CHECK(dtact_await(x.target) == 0, "await: %s", strerror(errno));
 	CHECK(dtact_await(o) == 0, "await: %s", strerror(errno));
-	dtact_shutdown();
 }
 
 /* Description: dtact_await of itself fails with EDEADLK, of handle 0 or
@@ -417,13 +346,7 @@ static void handles_root(void *arg)
  * caller. */
 Test(api_cffi, await_bad_handles, .timeout = 30)
 {
-	dtact_config_t c = two_workers();
-	void *rt = dtact_init(&c);
-
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_neq(dtact_fiber_launch(handles_root, NULL), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	assert_no_failed_checks();
+	run_root(handles_root, NULL);
 }
 
 /* Description: with no runtime, dtact_fiber_launch fails with EINVAL,

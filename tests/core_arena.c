@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,99 +27,7 @@
 
 #include "dtact.h"
 #include "core/dt.h"
-
-#ifdef DT_SAN
-/* Criterion's runner leaks one block at exit (libcriterion 2.4.1): keep
- * LeakSanitizer's verdict to the code under test. */
-__attribute__((visibility("default")))
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-__attribute__((visibility("default")))
-const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-#endif
-
-/* ---------------------------------------------------------------- */
-/* Checks off the test thread                                        */
-
-static _Atomic unsigned nfail;
-static char first_fail[512];
-
-static void note_fail(const char *where, const char *expr,
-		      const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (atomic_fetch_add(&nfail, 1))
-		return;
-	n = snprintf(first_fail, sizeof(first_fail), "%s: %s: ", where,
-		     expr);
-	if (n < 0 || n >= (int)sizeof(first_fail))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(first_fail + n, sizeof(first_fail) - n, fmt, ap);
-	va_end(ap);
-}
-
-#define STR2(x) #x
-#define STR(x) STR2(x)
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond))						\
-			note_fail(__FILE__ ":" STR(__LINE__), #cond,	\
-				  __VA_ARGS__);				\
-	} while (0)
-
-static void assert_no_failed_checks(void)
-{
-	unsigned n = atomic_load(&nfail);
-
-	cr_assert_eq(n, 0, "%u failed check(s), the first: %s", n,
-		     first_fail);
-}
-
-/* ---------------------------------------------------------------- */
-/* Running a root fiber on a fresh runtime                           */
-
-struct root {
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void root_main(void *p)
-{
-	struct root *r = p;
-
-	r->fn(r->arg);
-	dtact_shutdown();
-}
-
-/* dtact_init, launch fn(arg) as the root fiber, run worker 0 on this
- * thread until the root calls dtact_shutdown(), then assert. */
-static void run_root(const dtact_config_t *cfg, void (*fn)(void *), void *arg)
-{
-	struct root r = { fn, arg };
-	void *rt = dtact_init(cfg);
-
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_neq(dtact_fiber_launch(root_main, &r), 0,
-		      "dtact_fiber_launch: %s", strerror(errno));
-	cr_assert_eq(dtact_run(rt), 0, "dtact_run: %s", strerror(errno));
-	assert_no_failed_checks();
-}
-
-static dtact_config_t two_workers(void)
-{
-	dtact_config_t c = dtact_default_config();
-
-	c.mWorkers = 2;
-	return c;
-}
+#include "harness.h"
 
 /* ---------------------------------------------------------------- */
 /* Concurrent alloc/free against one arena                           */
@@ -129,16 +36,6 @@ static dtact_config_t two_workers(void)
 #define STRESS_STACK	(16u << 10)
 #define STRESS_OPS	500000u		/* per thread: 1,000,000 in total */
 #define STRESS_HOLD	96u		/* > DT_CACHE_SLOTS: caches spill */
-
-/* splitmix64: the same sequence everywhere. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static struct dt_arena stress_arena;
 /* owner[i]: 1 while slot i is handed out.  A second hand-out finds 1. */
@@ -624,7 +521,7 @@ Test(core_arena, stale_handle_rejected, .timeout = 30)
 {
 	dtact_config_t c = two_workers();
 
-	run_root(&c, stale_root, NULL);
+	run_root_cfg(&c, -1, stale_root, NULL);
 }
 
 /* Capacity 8, all taken by fibers that nap until released. */
@@ -684,16 +581,9 @@ static void *capacity_thread(void *arg)
 Test(core_arena, capacity_exhausted_eagain_thread, .timeout = 30)
 {
 	dtact_config_t c = two_workers();
-	pthread_t th;
-	void *rt;
 
 	c.mFiberCapacity = SMALL_CAP;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_eq(pthread_create(&th, NULL, capacity_thread, NULL), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	pthread_join(th, NULL);
-	assert_no_failed_checks();
+	run_threads(&c, 1, capacity_thread);
 }
 
 static void capacity_root(void *arg)
@@ -714,5 +604,5 @@ Test(core_arena, capacity_exhausted_eagain_fiber, .timeout = 30)
 	dtact_config_t c = two_workers();
 
 	c.mFiberCapacity = SMALL_CAP;
-	run_root(&c, capacity_root, NULL);
+	run_root_cfg(&c, -1, capacity_root, NULL);
 }

@@ -3,38 +3,17 @@
  * tests/core_key.c - fiber-local keys: POSIX thread-specific data
  * semantics per fiber (pthread_key_create(3p), pthread_setspecific(3p)).
  */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <criterion/criterion.h>
+
 #include "dtact.h"
 #include "core/dt.h"
-
-static _Atomic int failures;
-static char why[256];
-
-#define CHECK(c, ...) do {						\
-	if (!(c)) {							\
-		if (!atomic_fetch_add(&failures, 1))			\
-			snprintf(why, sizeof(why), __VA_ARGS__);	\
-	}								\
-} while (0)
-
-static void run_root(void (*fn)(void *), void *arg)
-{
-	dtact_config_t c = dtact_default_config();
-	void *rt;
-
-	c.mWorkers = 2;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_neq(dtact_fiber_launch(fn, arg), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	cr_assert_eq(atomic_load(&failures), 0, "%s", why);
-}
+#include "harness.h"
 
 static uint32_t k1, k2;
 static _Atomic int dtor_calls;
@@ -70,7 +49,6 @@ static void per_fiber_root(void *arg)
 	for (i = 0; i < 64; i++)
 		CHECK(dtact_await(h[i]) == 0, "await");
 	CHECK(dt_key_delete(k1) == 0, "delete");
-	dtact_shutdown();
 }
 
 /* Description: each of 64 fibers sees only the value it set under one
@@ -100,7 +78,6 @@ static void dtor_root(void *arg)
 	CHECK(dtact_await(dtact_fiber_launch(set_and_end, NULL)) == 0, "await");
 	CHECK(atomic_load(&dtor_calls) == 2, "destructors ran %d times, "
 	      "want 2 (one per non-NULL value)", atomic_load(&dtor_calls));
-	dtact_shutdown();
 }
 
 /* Description: at fiber exit the destructor of every key with a non-NULL
@@ -137,7 +114,6 @@ static void re_root(void *arg)
 	      "a destructor that keeps setting its value ran %d times, want "
 	      "PTHREAD_DESTRUCTOR_ITERATIONS (%d)", atomic_load(&re_calls),
 	      DT_DESTRUCTOR_ITERATIONS);
-	dtact_shutdown();
 }
 
 /* Description: a destructor that sets a value again is called again, at
@@ -163,7 +139,6 @@ static void stale_root(void *arg)
 	CHECK(dt_key_get(f, k_again) == NULL, "a reused key does not show "
 	      "the value set under the deleted one");
 	dt_key_delete(k_again);
-	dtact_shutdown();
 }
 
 /* Description: after pthread_key_delete a value is gone even when the key

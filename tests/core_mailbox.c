@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,61 +21,7 @@
 
 #include "dtact.h"
 #include "core/dt.h"
-
-#ifdef DT_SAN
-/* Criterion's runner leaks one block at exit (libcriterion 2.4.1): keep
- * LeakSanitizer's verdict to the code under test. */
-__attribute__((visibility("default")))
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-__attribute__((visibility("default")))
-const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-#endif
-
-/* ---------------------------------------------------------------- */
-/* Checks off the test thread                                        */
-
-static _Atomic unsigned nfail;
-static char first_fail[512];
-
-static void note_fail(const char *where, const char *expr,
-		      const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (atomic_fetch_add(&nfail, 1))
-		return;
-	n = snprintf(first_fail, sizeof(first_fail), "%s: %s: ", where,
-		     expr);
-	if (n < 0 || n >= (int)sizeof(first_fail))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(first_fail + n, sizeof(first_fail) - n, fmt, ap);
-	va_end(ap);
-}
-
-#define STR2(x) #x
-#define STR(x) STR2(x)
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond))						\
-			note_fail(__FILE__ ":" STR(__LINE__), #cond,	\
-				  __VA_ARGS__);				\
-	} while (0)
-
-static void assert_no_failed_checks(void)
-{
-	unsigned n = atomic_load(&nfail);
-
-	cr_assert_eq(n, 0, "%u failed check(s), the first: %s", n,
-		     first_fail);
-}
+#include "harness.h"
 
 static struct dt_mailbox *mailbox_new(void)
 {
@@ -305,24 +250,13 @@ static void *inj_thread(void *arg)
  * thread's launch order. */
 Test(core_mailbox, injection_from_many_threads, .timeout = 60)
 {
-	dtact_config_t c = dtact_default_config();
-	pthread_t th[INJ_THREADS];
-	void *rt;
+	dtact_config_t c = two_workers();
 	int i;
 
-	c.mWorkers = 2;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
 	for (i = 0; i < INJ_THREADS; i++)
 		inj_last[i] = INJ_PER_THREAD / 2 - 1;
 	atomic_store(&inj_threads_left, INJ_THREADS);
-	for (i = 0; i < INJ_THREADS; i++)
-		cr_assert_eq(pthread_create(&th[i], NULL, inj_thread,
-					    (void *)(intptr_t)i), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	for (i = 0; i < INJ_THREADS; i++)
-		pthread_join(th[i], NULL);
-	assert_no_failed_checks();
+	run_threads(&c, INJ_THREADS, inj_thread);
 	for (i = 0; i < INJ_THREADS * INJ_PER_THREAD; i++)
 		cr_assert_eq(atomic_load(&inj_ran[i]), 1, "fiber %d/%d ran %d "
 			     "times", i / INJ_PER_THREAD, i % INJ_PER_THREAD,
@@ -426,26 +360,10 @@ static void ovf_root(void *arg)
 	      "nothing fell back to the injection stack");
 }
 
-static void ovf_root_main(void *arg)
-{
-	ovf_root(arg);
-	dtact_shutdown();
-}
-
 /* Description: a fiber on worker 1 launches 4,096 fibers pinned to worker
  * 0 while worker 0 is kept busy: the SPSC ring fills (1,024) and the rest
  * fall back to the injection stack; every fiber runs once, on worker 0. */
 Test(core_mailbox, full_ring_falls_back_to_injection, .timeout = 60)
 {
-	dtact_config_t c = dtact_default_config();
-	dtact_spawn_options_t o = dtact_default_spawn_options();
-	void *rt;
-
-	c.mWorkers = 2;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	o.mWorker = 1;
-	cr_assert_neq(dtact_fiber_launch_ext(ovf_root_main, NULL, &o), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	assert_no_failed_checks();
+	run_root_on(1, ovf_root, NULL);
 }

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,134 +28,14 @@
 #include "dtact.h"
 #include "core/dt.h"
 #include "core/reactor.h"
-
-#ifdef DT_SAN
-/* Criterion's runner leaks one block at exit (libcriterion 2.4.1): keep
- * LeakSanitizer's verdict to the code under test. */
-__attribute__((visibility("default")))
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-__attribute__((visibility("default")))
-const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-#endif
+#include "harness.h"
 
 /* ---------------------------------------------------------------- */
-/* Checks off the test thread                                        */
-
-static _Atomic unsigned nfail;
-static char first_fail[512];
-
-static void note_fail(const char *where, const char *expr,
-		      const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (atomic_fetch_add(&nfail, 1))
-		return;
-	n = snprintf(first_fail, sizeof(first_fail), "%s: %s: ", where,
-		     expr);
-	if (n < 0 || n >= (int)sizeof(first_fail))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(first_fail + n, sizeof(first_fail) - n, fmt, ap);
-	va_end(ap);
-}
-
-#define STR2(x) #x
-#define STR(x) STR2(x)
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond))						\
-			note_fail(__FILE__ ":" STR(__LINE__), #cond,	\
-				  __VA_ARGS__);				\
-	} while (0)
-
-/* A line for the test thread to log once the runtime has stopped. */
-static char info[512];
-
-static void assert_no_failed_checks(void)
-{
-	unsigned n = atomic_load(&nfail);
-
-	cr_assert_eq(n, 0, "%u failed check(s), the first: %s", n,
-		     first_fail);
-}
-
-/* ---------------------------------------------------------------- */
-/* Runtime helpers                                                   */
-
-struct root {
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void root_main(void *p)
-{
-	struct root *r = p;
-
-	r->fn(r->arg);
-	dtact_shutdown();
-}
-
-/* Two workers; the root fiber pinned to worker 0. */
-static void run_root(void (*fn)(void *), void *arg)
-{
-	dtact_config_t c = dtact_default_config();
-	dtact_spawn_options_t o = dtact_default_spawn_options();
-	struct root r = { fn, arg };
-	void *rt;
-
-	c.mWorkers = 2;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	o.mWorker = 0;
-	cr_assert_neq(dtact_fiber_launch_ext(root_main, &r, &o), 0,
-		      "dtact_fiber_launch: %s", strerror(errno));
-	cr_assert_eq(dtact_run(rt), 0, "dtact_run: %s", strerror(errno));
-	if (info[0])
-		cr_log_info("%s", info);
-	assert_no_failed_checks();
-}
-
-static dtact_handle_t launch_on(void (*fn)(void *), void *arg, int worker)
-{
-	dtact_spawn_options_t o = dtact_default_spawn_options();
-	dtact_handle_t h;
-
-	o.mWorker = worker;
-	h = dtact_fiber_launch_ext(fn, arg, &o);
-	CHECK(h != 0, "launch on worker %d: %s", worker, strerror(errno));
-	return h;
-}
+/* Helpers                                                           */
 
 static void await_ok(dtact_handle_t h)
 {
 	CHECK(h && dtact_await(h) == 0, "await: %s", strerror(errno));
-}
-
-/* Nap until the fiber of h has switched out in dt_park for `reason`: by
- * then its wait is registered. */
-static bool wait_parked(dtact_handle_t h, int reason)
-{
-	struct dt_fiber *f;
-	int i;
-
-	for (i = 0; i < 200000; i++) {
-		if (dt_fiber_lookup(h, &f))
-			return false;
-		if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) ==
-		    DT_FIBER_PARKED &&
-		    __atomic_load_n(&f->reason, __ATOMIC_RELAXED) == reason)
-			return true;
-		dtact_sleep_ns(100000);
-	}
-	return false;
 }
 
 static void make_pipe(int p[2])
@@ -229,7 +108,7 @@ static void pipe_park_root(void *arg)
  * waiter returns DTACT_FD_READ; a readable pipe is reported at once. */
 Test(core_reactor, empty_pipe_parks_fiber, .timeout = 30)
 {
-	run_root(pipe_park_root, NULL);
+	run_root_on(0, pipe_park_root, NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -265,7 +144,7 @@ static void timeout_root(void *arg)
  * with ETIMEDOUT, not before 20 ms; timeout 0 polls. */
 Test(core_reactor, wait_times_out, .timeout = 30)
 {
-	run_root(timeout_root, NULL);
+	run_root_on(0, timeout_root, NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -320,7 +199,7 @@ static void close_root(void *arg)
  * fd, then close. */
 Test(core_reactor, close_wakes_waiter_ebadf, .timeout = 30)
 {
-	run_root(close_root, NULL);
+	run_root_on(0, close_root, NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -416,7 +295,7 @@ static void reuse_root(void *arg)
  * on the new one; the new pipe's own readiness does. */
 Test(core_reactor, reused_fd_no_stale_readiness, .timeout = 30)
 {
-	run_root(reuse_root, NULL);
+	run_root_on(0, reuse_root, NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -435,16 +314,6 @@ struct pp_end {
 	uint32_t done;
 	uint32_t early;		/* waits that returned without parking */
 };
-
-/* splitmix64: the same sequence everywhere. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* Read exactly n bytes with the ticket protocol. */
 static int recv_all(struct pp_end *x, struct dt_fd *e, void *buf, size_t n)
@@ -621,14 +490,14 @@ static void ping_pong_root(void *arg)
  * reordered. */
 Test(core_reactor, ticket_ping_pong_cross_worker, .timeout = 60)
 {
-	run_root(ping_pong_root, (void *)PP_OWN);
+	run_root_on(0, ping_pong_root, (void *)PP_OWN);
 }
 
 /* Description: the same with each socket registered in the other worker's
  * epoll first, so every readiness crosses the mesh to wake its waiter. */
 Test(core_reactor, ticket_ping_pong_foreign_epoll, .timeout = 60)
 {
-	run_root(ping_pong_root, (void *)PP_FOREIGN);
+	run_root_on(0, ping_pong_root, (void *)PP_FOREIGN);
 }
 
 /* Description: 20,000 round trips where the client spins 0..50 us between
@@ -636,7 +505,7 @@ Test(core_reactor, ticket_ping_pong_foreign_epoll, .timeout = 60)
  * readiness: edges that land in that window are caught by the ticket. */
 Test(core_reactor, ticket_catches_edge_before_wait, .timeout = 60)
 {
-	run_root(ping_pong_root, (void *)PP_GAP);
+	run_root_on(0, ping_pong_root, (void *)PP_GAP);
 }
 
 /* ---------------------------------------------------------------- */
@@ -684,17 +553,9 @@ static void *plain_thread(void *arg)
  * writes. */
 Test(core_reactor, plain_thread_waits, .timeout = 30)
 {
-	dtact_config_t c = dtact_default_config();
-	pthread_t th;
-	void *rt;
+	dtact_config_t c = two_workers();
 
-	c.mWorkers = 2;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_eq(pthread_create(&th, NULL, plain_thread, NULL), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	pthread_join(th, NULL);
-	assert_no_failed_checks();
+	run_threads(&c, 1, plain_thread);
 }
 
 /* ---------------------------------------------------------------- */
@@ -740,7 +601,7 @@ static void regular_root(void *arg)
  * by dtact_wait_fd; dt_fd_wait reports it as unpollable (-EPERM). */
 Test(core_reactor, regular_file_ready, .timeout = 30)
 {
-	run_root(regular_root, NULL);
+	run_root_on(0, regular_root, NULL);
 }
 
 static void *regular_thread(void *arg)
@@ -762,15 +623,7 @@ static void *regular_thread(void *arg)
  * write readiness at once. */
 Test(core_reactor, regular_file_ready_thread, .timeout = 30)
 {
-	dtact_config_t c = dtact_default_config();
-	pthread_t th;
-	void *rt;
+	dtact_config_t c = two_workers();
 
-	c.mWorkers = 2;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_eq(pthread_create(&th, NULL, regular_thread, NULL), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	pthread_join(th, NULL);
-	assert_no_failed_checks();
+	run_threads(&c, 1, regular_thread);
 }

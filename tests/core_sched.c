@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <fenv.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,145 +28,10 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#ifdef DT_SAN
-#include <sanitizer/asan_interface.h>
-#endif
 
 #include "dtact.h"
 #include "core/dt.h"
-
-#ifdef DT_SAN
-/* Criterion's runner leaks one block at exit (libcriterion 2.4.1): keep
- * LeakSanitizer's verdict to the code under test. */
-__attribute__((visibility("default")))
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-__attribute__((visibility("default")))
-const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-#endif
-
-/* ---------------------------------------------------------------- */
-/* Checks off the test thread                                        */
-
-static _Atomic unsigned nfail;
-static char first_fail[1024];
-
-static void note_fail(const char *where, const char *expr,
-		      const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (atomic_fetch_add(&nfail, 1))
-		return;
-	n = snprintf(first_fail, sizeof(first_fail), "%s: %s: ", where,
-		     expr);
-	if (n < 0 || n >= (int)sizeof(first_fail))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(first_fail + n, sizeof(first_fail) - n, fmt, ap);
-	va_end(ap);
-}
-
-#define STR2(x) #x
-#define STR(x) STR2(x)
-#define CHECK(cond, ...)						\
-	do {								\
-		if (!(cond))						\
-			note_fail(__FILE__ ":" STR(__LINE__), #cond,	\
-				  __VA_ARGS__);				\
-	} while (0)
-
-/* A line for the test thread to log once the runtime has stopped. */
-static char info[512];
-
-static void assert_no_failed_checks(void)
-{
-	unsigned n = atomic_load(&nfail);
-
-	cr_assert_eq(n, 0, "%u failed check(s), the first: %s", n,
-		     first_fail);
-}
-
-/* ---------------------------------------------------------------- */
-/* Running a root fiber on a fresh runtime                           */
-
-struct root {
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void root_main(void *p)
-{
-	struct root *r = p;
-
-	r->fn(r->arg);
-	dtact_shutdown();
-}
-
-/* dtact_init(2 workers, stack), launch fn(arg) as the root fiber (pinned
- * to worker `pin`, or placed if -1), run worker 0 here until the root
- * calls dtact_shutdown(), then assert the recorded checks. */
-static void run_root_ext(size_t stack, int pin, void (*fn)(void *),
-			 void *arg)
-{
-	dtact_config_t c = dtact_default_config();
-	dtact_spawn_options_t o = dtact_default_spawn_options();
-	struct root r = { fn, arg };
-	void *rt;
-
-	c.mWorkers = 2;
-	c.mStackSize = stack;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	o.mWorker = pin;
-	cr_assert_neq(dtact_fiber_launch_ext(root_main, &r, &o), 0,
-		      "dtact_fiber_launch: %s", strerror(errno));
-	cr_assert_eq(dtact_run(rt), 0, "dtact_run: %s", strerror(errno));
-	if (info[0])
-		cr_log_info("%s", info);
-	assert_no_failed_checks();
-}
-
-static void run_root(void (*fn)(void *), void *arg)
-{
-	run_root_ext(0, -1, fn, arg);
-}
-
-static dtact_handle_t launch_on(void (*fn)(void *), void *arg, int worker)
-{
-	dtact_spawn_options_t o = dtact_default_spawn_options();
-	dtact_handle_t h;
-
-	o.mWorker = worker;
-	h = dtact_fiber_launch_ext(fn, arg, &o);
-	CHECK(h != 0, "launch on worker %d: %s", worker, strerror(errno));
-	return h;
-}
-
-/* Yield (napping 0.1 ms) until the fiber of h has switched out in
- * dt_park for `reason`: its wait is registered by then. */
-static bool wait_parked(dtact_handle_t h, int reason)
-{
-	struct dt_fiber *f;
-	int i;
-
-	for (i = 0; i < 200000; i++) {
-		if (dt_fiber_lookup(h, &f))
-			return false;
-		if (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) ==
-		    DT_FIBER_PARKED &&
-		    __atomic_load_n(&f->reason, __ATOMIC_RELAXED) == reason)
-			return true;
-		dtact_sleep_ns(100000);
-	}
-	return false;
-}
+#include "harness.h"
 
 /* Keep the CPUs to this test: an exclusive lock on the test binary,
  * held until the test process exits (see the file comment). */
@@ -180,68 +44,6 @@ static void cpu_exclusive(void)
 }
 
 TestSuite(core_sched, .init = cpu_exclusive);
-
-#ifdef DT_SAN
-/*
- * Resident bytes of ASan's shadow memory, from /proc/self/smaps.  Every
- * arena slot a fiber ever ran on keeps a shadow page or two resident (the
- * kernel does not know that the stack's MADV_DONTNEED makes its shadow
- * dead), so under ASan the storm's RSS is compared without the shadow.
- */
-static size_t shadow_rss_bytes(void)
-{
-	size_t scale, off, kb = 0;
-	uintptr_t lo, hi, start = 0, end;
-	char line[512];
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	__asan_get_shadow_mapping(&scale, &off);
-	lo = off;
-	hi = off + ((uintptr_t)1 << 47 >> scale);
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long v;
-
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			continue;
-		if (sscanf(line, "Rss: %lu kB", &v) == 1 && start >= lo &&
-		    start < hi)
-			kb += v;
-	}
-	fclose(f);
-	return kb << 10;
-}
-#endif
-
-/* Resident set size in bytes, from /proc/self/statm (without ASan's
- * shadow in a sanitizer build). */
-static size_t rss_bytes(void)
-{
-	unsigned long size = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (f) {
-		if (fscanf(f, "%lu %lu", &size, &res) != 2)
-			res = 0;
-		fclose(f);
-	}
-#ifdef DT_SAN
-	return res * (size_t)sysconf(_SC_PAGESIZE) - shadow_rss_bytes();
-#else
-	return res * (size_t)sysconf(_SC_PAGESIZE);
-#endif
-}
-
-/* splitmix64: the same sequence everywhere. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* ---------------------------------------------------------------- */
 /* Spawn storm                                                       */
@@ -381,14 +183,14 @@ static void yield_root(void *arg)
  * (100 rounds). */
 Test(core_sched, yield_alternates_two, .timeout = 30)
 {
-	run_root_ext(0, 0, yield_root, (void *)2);
+	run_root_on(0, yield_root, (void *)2);
 }
 
 /* Description: three fibers yielding on one worker run round robin:
  * A B C A B C ... */
 Test(core_sched, yield_round_robin_three, .timeout = 30)
 {
-	run_root_ext(0, 0, yield_root, (void *)3);
+	run_root_on(0, yield_root, (void *)3);
 }
 
 /* ---------------------------------------------------------------- */
@@ -436,7 +238,7 @@ static void xwake_root(void *arg)
  * resumes on worker 0. */
 Test(core_sched, cross_worker_await, .timeout = 60)
 {
-	run_root_ext(0, 0, xwake_root, NULL);
+	run_root_on(0, xwake_root, NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -494,7 +296,7 @@ static void errno_root(void *arg)
  * 22 and yields back; A still sees 11, B 22, the root its own. */
 Test(core_sched, errno_per_fiber, .timeout = 30)
 {
-	run_root_ext(0, 0, errno_root, NULL);
+	run_root_on(0, errno_root, NULL);
 }
 
 /*
@@ -579,7 +381,7 @@ static void fp_root(void *arg)
  * root keeps FE_TOWARDZERO. */
 Test(core_sched, fp_mode_per_fiber, .timeout = 30)
 {
-	run_root_ext(0, 0, fp_root, NULL);
+	run_root_on(0, fp_root, NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -745,17 +547,9 @@ static void *await_thread(void *arg)
  * until the fiber has ended, then the handle is stale. */
 Test(core_sched, await_from_plain_thread, .timeout = 30)
 {
-	dtact_config_t c = dtact_default_config();
-	pthread_t th;
-	void *rt;
+	dtact_config_t c = two_workers();
 
-	c.mWorkers = 2;
-	rt = dtact_init(&c);
-	cr_assert_not_null(rt, "dtact_init: %s", strerror(errno));
-	cr_assert_eq(pthread_create(&th, NULL, await_thread, NULL), 0);
-	cr_assert_eq(dtact_run(rt), 0);
-	pthread_join(th, NULL);
-	assert_no_failed_checks();
+	run_threads(&c, 1, await_thread);
 }
 
 /* ---------------------------------------------------------------- */
@@ -858,7 +652,7 @@ static void detach_root(void *arg)
  * running or detached as a zombie; they cannot be awaited. */
 Test(core_sched, detached_fibers_freed, .timeout = 60)
 {
-	run_root_ext(0, 0, detach_root, NULL);
+	run_root_on(0, detach_root, NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -949,5 +743,8 @@ static void stacks_root(void *arg)
  * the supplied memory). */
 Test(core_sched, large_and_user_stacks, .timeout = 30)
 {
-	run_root_ext(SMALL_DEFAULT, -1, stacks_root, NULL);
+	dtact_config_t c = two_workers();
+
+	c.mStackSize = SMALL_DEFAULT;
+	run_root_cfg(&c, -1, stacks_root, NULL);
 }

@@ -12,7 +12,7 @@ pass=0 fail=0 skip=0
 failed=()
 per_test_timeout=${DTACT_TEST_TIMEOUT:-600}
 if [ "${SAN:-0}" = 1 ]; then
-	export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+	export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 fi
 
 run_one() {
