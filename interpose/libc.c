@@ -124,6 +124,11 @@ void dt_fd_restore_all(void)
 		if (!(e->user_flags & DT_FDU_SET_NB) ||
 		    (e->user_flags & DT_FDU_USER_NB))
 			continue;
+		/* Close-on-exec: the new program never sees it, and the
+		 * description may be one this process goes on using. */
+		fl = dt_sys(SYS_fcntl, fd, F_GETFD, 0, 0, 0, 0);
+		if (fl < 0 || (fl & FD_CLOEXEC))
+			continue;
 		fl = dt_sys(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
 		if (fl >= 0)
 			dt_sys(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK, 0, 0,
