@@ -3,8 +3,10 @@
 #   make            libraries, tools, test and bench programs
 #   make test       build and run every test (SAN=1: under ASan+UBSan)
 #   make bench      run the benchmarks, print their tables
+#   make bench-quick  the same, fewer and shorter cases (<= 2 minutes)
 #   make install    DESTDIR=... prefix=/usr/local
 #   V=1             show the commands
+#   PROBES=0        no USDT probes (-DDT_NO_PROBES); use its own O=
 
 O        ?= build
 SAN      ?= 0
@@ -39,6 +41,26 @@ BASEFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -DDT_SAN=1
 LDSAN     := -fsanitize=address,undefined
 override O := $(O)-san
 endif
+# USDT probes (core/probes.h): the probe header is generated from
+# core/probes.d by dtrace(1) (systemtap-sdt-dev) into $(O)/core, found
+# through -I$(O).  PROBES=0, or no dtrace, compiles them out.
+PROBES   ?= 1
+DTRACE   ?= dtrace
+ifneq ($(PROBES),0)
+ifeq ($(shell command -v $(DTRACE) 2>/dev/null),)
+$(warning dtact: $(DTRACE) not found (apt-get install systemtap-sdt-dev): building without USDT probes)
+override PROBES := 0
+endif
+endif
+ifeq ($(PROBES),0)
+BASEFLAGS += -DDT_NO_PROBES
+PROBES_GEN :=
+else
+PROBES_GEN := $(O)/core/probes_gen.h
+endif
+BASEFLAGS += -I$(O)
+# The fiber dump's unwinder (core/dump.c).
+LDUNWIND := -lunwind
 ALL_CFLAGS = $(BASEFLAGS) $(CFLAGS) -MMD -MP
 
 ifneq ($(V),1)
@@ -52,7 +74,7 @@ endif
 .DELETE_ON_ERROR:
 # Keep objects: tests and benches are linked from them in one step.
 .SECONDARY:
-.PHONY: all test bench tools install uninstall clean demo deps
+.PHONY: all test bench bench-quick tools install uninstall clean demo deps
 
 CORE_SRC := $(wildcard core/*.c)
 ARCH_SRC := $(wildcard $(ARCH_DIR)/*.S) $(wildcard $(ARCH_DIR)/*.c)
@@ -77,9 +99,15 @@ TOOL_BIN := $(O)/dtact-run
 all: $(O)/libdtact.so $(O)/libdtact.a $(O)/libdtact_shim.so $(O)/dtact.pc \
 	$(TOOL_BIN) $(EXAMPLE_BIN) $(BENCH_BIN) $(TEST_BIN) $(APP_BIN)
 
-$(O)/%.o: %.c
+# Order-only on the probe header: built before any object the first
+# time; afterwards -MMD records it where it is included.
+$(O)/%.o: %.c | $(PROBES_GEN)
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/core/probes_gen.h: core/probes.d
+	@mkdir -p $(dir $@)
+	$(call quiet,GEN,$@)$(DTRACE) -h -s $< -o $@
 
 $(O)/%.o: %.S
 	@mkdir -p $(dir $@)
@@ -90,14 +118,15 @@ $(O)/libdtact.a: $(LIB_OBJ)
 
 $(O)/libdtact.so: $(LIB_OBJ) core/libdtact.map
 	$(call quiet,LD,$@)$(CC) -shared -pthread -Wl,-soname,$(SONAME) \
-		-Wl,--version-script=core/libdtact.map -o $@ $(LIB_OBJ) $(LDSAN)
+		-Wl,--version-script=core/libdtact.map -o $@ $(LIB_OBJ) \
+		$(LDUNWIND) $(LDSAN)
 	@ln -sf libdtact.so $(O)/$(SONAME)
 
 # The preload shim: the same runtime plus interpose/ and shim/.
 $(O)/libdtact_shim.so: $(LIB_OBJ) $(SHIM_OBJ) shim/libdtact_shim.map
 	$(call quiet,LD,$@)$(CC) -shared -pthread -Wl,-soname,libdtact_shim.so \
 		-Wl,--version-script=shim/libdtact_shim.map -o $@ \
-		$(LIB_OBJ) $(SHIM_OBJ) -ldl $(LDSAN)
+		$(LIB_OBJ) $(SHIM_OBJ) -ldl $(LDUNWIND) $(LDSAN)
 
 # Programs that know nothing of dtact: plain gcc -pthread, no dtact header.
 $(O)/apps/%: apps/%.c
@@ -120,16 +149,64 @@ $(O)/dtact.pc: dtact.pc.in Makefile
 # Unit tests: Criterion, linked statically against the runtime so that
 # hidden internal functions can be exercised directly.
 $(O)/tests/%: $(O)/tests/%.o $(O)/libdtact.a $(TEST_ASM_OBJ)
-	$(call quiet,LD,$@)$(CC) -pthread -o $@ $< $(TEST_ASM_OBJ) $(O)/libdtact.a -lcriterion $(LDSAN)
+	$(call quiet,LD,$@)$(CC) -pthread -o $@ $< $(TEST_ASM_OBJ) $(O)/libdtact.a -lcriterion $(LDUNWIND) $(LDSAN)
 
 $(O)/bench/%: $(O)/bench/%.o $(O)/libdtact.a
-	$(call quiet,LD,$@)$(CC) -pthread -o $@ $< $(O)/libdtact.a $(LDSAN)
+	$(call quiet,LD,$@)$(CC) -pthread -o $@ $< $(O)/libdtact.a $(LDUNWIND) $(LDSAN)
 
 # Examples use only the public header and link the shared library, as a user would.
 $(O)/examples/%: examples/%.c $(O)/libdtact.so include/dtact.h
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$@)$(CC) $(BASEFLAGS) $(CFLAGS) -o $@ $< -L$(O) -ldtact \
 		-Wl,-rpath,'$$ORIGIN/..' $(LDSAN)
+
+# --- tools/dtactlat: the eBPF latency tool (DESIGN 11) ----------------------
+# vmlinux.h is generated from the running kernel's BTF; a kernel without
+# /sys/kernel/btf/vmlinux gets a note and no $(O)/dtactlat (everything else
+# builds).  BPF object: clang -target bpf; skeleton: bpftool gen skeleton.
+# The user part links libbpf, libelf and zlib statically, so the binary runs
+# where libbpf is not installed.  Objects under $(O)/tools/dtactlat/.
+BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
+BPF_CLANG   ?= clang
+BPFTOOL     ?= bpftool
+LLVM_STRIP  ?= llvm-strip
+DTL_SRC     := tools/dtactlat
+DTL_OUT     := $(O)/tools/dtactlat
+ifneq ($(wildcard $(BTF_VMLINUX)),)
+DTACTLAT    := $(O)/dtactlat
+else
+DTACTLAT    :=
+$(info dtact: note: no $(BTF_VMLINUX) (kernel built without CONFIG_DEBUG_INFO_BTF): skipping $(O)/dtactlat)
+endif
+# clang -target bpf does not search the host's multiarch include directories.
+DTL_BPF_SYSINC = $(shell $(BPF_CLANG) -v -E - </dev/null 2>&1 | sed -n \
+	'/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+DTL_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -pthread $(OPT) -g $(WARN) -I$(DTL_OUT) -I$(DTL_SRC)
+
+all tools: $(DTACTLAT)
+
+$(DTL_OUT)/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(call quiet,GEN,$@)$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c > $@
+
+$(DTL_OUT)/dtactlat.bpf.o: $(DTL_SRC)/dtactlat.bpf.c $(DTL_SRC)/dtactlat.h \
+		$(DTL_SRC)/bits.bpf.h $(DTL_OUT)/vmlinux.h
+	$(call quiet,BPF,$@)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 \
+		-I$(DTL_OUT) -I$(DTL_SRC) $(DTL_BPF_SYSINC) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(DTL_OUT)/dtactlat.skel.h: $(DTL_OUT)/dtactlat.bpf.o
+	$(call quiet,GEN,$@)$(BPFTOOL) gen skeleton $< name dtactlat_bpf > $@
+
+$(DTL_OUT)/dtactlat.o: $(DTL_OUT)/dtactlat.skel.h
+
+$(DTL_OUT)/%.o: $(DTL_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$<)$(CC) $(DTL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/dtactlat: $(DTL_OUT)/dtactlat.o $(DTL_OUT)/trace_helpers.o
+	$(call quiet,LD,$@)$(CC) -pthread -o $@ $^ -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic
+# --- end of tools/dtactlat ------------------------------------------------------
 
 # test and bench first install missing Debian dependencies (as root), so
 # that they work as the first command on a fresh machine.
@@ -142,6 +219,11 @@ bench:
 	$(Q)./scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)O=$(O) ./bench/run.sh
+
+bench-quick:
+	$(Q)./scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) ./bench/run.sh --quick
 
 # The README's first command: the bundled thread-per-connection server,
 # natively and under the shim, side by side.

@@ -6,19 +6,27 @@
 #   O=build bench/run.sh [--quick] [name...]
 #
 # BENCHES below is the order they run in; a program found in $O/bench but
-# missing from the list still runs, after the listed ones.  With names, only
-# those run.  --quick is passed on (each program halves its iterations).
-# Each program is wrapped in timeout(1).  Benchmarks print budgets, they do
-# not fail on them: the exit status is 1 only if a program could not run or
-# reported that a case failed.
+# missing from the list still runs, after the listed ones.  A name with a
+# script bench/<name>.sh (echo) runs that script instead of a program.
+# With names, only those run.  --quick is passed on (each program halves
+# its iterations; echo.sh runs fewer, shorter cases).  Each one is wrapped
+# in timeout(1).  Benchmarks print budgets, they do not fail on them: the
+# exit status is 1 only if a program could not run or reported that a
+# case failed.
 set -u
 O=${O:-build}
+export O
 per_bench_timeout=${DTACT_BENCH_TIMEOUT:-300}
+# bench/echo.sh: a full run is budgeted at 15 minutes.
+script_timeout=${DTACT_BENCH_SCRIPT_TIMEOUT:-1200}
+src=$(cd "$(dirname "$0")" && pwd)
 
 # name             what it measures (one line, shown in the header)
 BENCHES=(
 	"switch        fiber switch (yield) and cross-worker wake vs native threads"
 	"spawn         fiber spawn+join rate vs pthread_create+join"
+	"echo          servers side by side: threads, shim, epoll, Go; memory, micro, real programs"
+	"observe       cost of the USDT probes: PROBES=0 vs 1, dtactlat attached vs not"
 )
 
 quick=()
@@ -26,7 +34,7 @@ only=()
 for a in "$@"; do
 	case $a in
 	--quick) quick=(--quick) ;;
-	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) only+=("$a") ;;
 	esac
 done
@@ -68,6 +76,11 @@ failed=()
 total_start=$(date +%s)
 for n in "${names[@]}"; do
 	t=$O/bench/$n
+	limit=$per_bench_timeout
+	if [ -f "$src/$n.sh" ]; then
+		t=$src/$n.sh
+		limit=$script_timeout
+	fi
 	echo
 	echo "=== $n: $(describe "$n")"
 	if [ ! -x "$t" ]; then
@@ -76,7 +89,7 @@ for n in "${names[@]}"; do
 		continue
 	fi
 	start=$(date +%s)
-	timeout --kill-after=10 "$per_bench_timeout" "$t" "${quick[@]}"
+	timeout --kill-after=10 "$limit" "$t" "${quick[@]}"
 	rc=$?
 	end=$(date +%s)
 	if [ $rc -ne 0 ]; then

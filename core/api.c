@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/dt.h"
 #include "core/reactor.h"
+#include "core/stats.h"
 
 static int fail(int e)
 {
@@ -44,6 +45,8 @@ DT_API void *dtact_init(const dtact_config_t *cfg)
 		errno = -r;
 		return NULL;
 	}
+	/* Statistics, dump signal, stall watchdog (core/stats.h). */
+	dt_obs_start(&c.obs, 0);
 	return &dt_rt;
 }
 
@@ -53,6 +56,7 @@ DT_API int dtact_run(void *rt)
 	    atomic_load(&dt_rt.state) == 0)
 		return fail(EINVAL);
 	dt_worker_loop(&dt_rt.workers[0]);
+	dt_obs_stop();		/* DTACT_STATS printed here for C users */
 	dt_rt_fini();
 	return 0;
 }

@@ -128,5 +128,7 @@ int dt_config_resolve(const dtact_config_t *cfg, struct dt_cfg *out)
 				   "an integer from 1 to 4194304");
 		out->max_fibers = (uint32_t)v;
 	}
-	return 0;
+	/* DTACT_STATS, DTACT_STATS_SIGNAL, DTACT_DUMP_SIGNAL, DTACT_STALL_MS,
+	 * DTACT_STALL_WARN (core/stats.c). */
+	return dt_obs_config(&out->obs);
 }

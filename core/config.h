@@ -9,16 +9,19 @@
 #include <stdint.h>
 
 #include "dtact.h"
+#include "core/stats.h"
 
 struct dt_cfg {
 	int workers;
 	size_t stack_size;
 	uint32_t max_fibers;
+	struct dt_obs_cfg obs;	/* DTACT_STATS*, _DUMP_SIGNAL, _STALL_* */
 };
 
 /*
  * Fill out from cfg's non-zero fields, else from DTACT_WORKERS,
- * DTACT_STACK_SIZE and DTACT_MAX_FIBERS, else the defaults.  A bad value
+ * DTACT_STACK_SIZE and DTACT_MAX_FIBERS, else the defaults; out->obs from
+ * the observability variables (core/stats.h, dt_obs_config).  A bad value
  * prints "dtact: NAME=VALUE is invalid: expected ..." on stderr and
  * returns -EINVAL.
  */

@@ -91,6 +91,13 @@ struct dt_fiber {
 	uint32_t idx;			/* arena slot */
 	_Atomic uint32_t gen;		/* bumped when the slot is freed */
 	int64_t ready_ns;		/* when it became runnable (probes) */
+	/* Observability (core/probes.h, core/watchdog.c). */
+	uint32_t ready_epoch;		/* dt_probe_epoch of ready_ns */
+	uint8_t fresh;			/* never ran, may still move to another
+					   worker (stall handoff); cleared by
+					   its worker when it first runs */
+	uint64_t fresh_due;		/* while fresh and queued: its worker's
+					   switch count at its FIFO turn */
 
 	/* --- entry --- */
 	void (*fn)(void *);
@@ -112,6 +119,12 @@ struct dt_fiber {
 	/* --- waiting --- */
 	struct dt_timer timer;		/* deadline of the current wait */
 	struct dt_waiter *wait;		/* the current wait record, if parked */
+	uintptr_t wait_obj;		/* what it waits on, for the fiber dump:
+					   the fd (reactor) or the wait queue
+					   (sync); a plain store, read racily */
+	int64_t park_ns;		/* when it last parked; stamped only
+					   while the dump is armed
+					   (dt_dump_armed) */
 	uint8_t intr;			/* the wait may end with EINTR: 0 no,
 					   DT_INTR_RESTARTABLE, DT_INTR_ALWAYS,
 					   DT_INTR_CANCEL */
@@ -182,6 +195,7 @@ struct dt_worker {
 	struct dt_fiber *runq_tail;
 	uint32_t runq_len;
 	uint32_t tick;			/* picks since the last clock look */
+	_Atomic uint32_t fresh_n;	/* fibers in fresh_head (see below) */
 	int64_t last_poll;		/* ns of the last non-blocking poll */
 	struct dt_fiber *dead;		/* exited fiber to reap after switch */
 	struct dt_timer_heap timers;
@@ -194,12 +208,29 @@ struct dt_worker {
 	int epfd;			/* this worker's epoll instance */
 	int evfd;			/* eventfd: mailbox/injection signal */
 	struct dt_stats_worker st;
+	/* Never-started fibers placed here wait in this FIFO, apart from
+	 * the run queue, while the stall watchdog runs: it may hand them to
+	 * another worker (core/watchdog.c).  fresh_head, fresh_tail and
+	 * writes of fresh_n are touched by the owner while fresh_own is 1
+	 * and by the watchdog while fresh_steal is 1, never both (the
+	 * asymmetric exclusion in core/watchdog.c).  The owner's pick reads
+	 * fresh_n (above) outside. */
+	_Atomic uint32_t fresh_own;
+	_Atomic uint32_t fresh_steal;
+	struct dt_fiber *fresh_head, *fresh_tail;
+	/* Probes (owner only; written only while a switch probe is enabled):
+	 * the switch count and time of the last switch seen with probes on. */
+	uint64_t pr_sw;
+	int64_t pr_in_ns;
 	void *loop_stack_lo;		/* for ASan annotations */
 	size_t loop_stack_size;
 
 	/* --- written by other threads --- */
 	/* Fibers placed here, alive (spawn placement reads it). */
 	_Alignas(DT_CACHELINE) _Atomic uint32_t resident;
+	/* 1 while the stall watchdog finds this worker stalled: spawn
+	 * placement goes elsewhere (core/watchdog.c writes it). */
+	_Atomic uint32_t stalled;
 	/* 1 while the loop is about to block or blocked in epoll_wait. */
 	_Alignas(DT_CACHELINE) _Atomic uint32_t sleeping;
 	/* Injection stack head (struct dt_fiber *). */
@@ -227,7 +258,6 @@ struct dt_runtime {
 	_Atomic uint32_t rr;		/* round robin for non-worker spawns */
 	_Atomic uint32_t threads_exited;
 	void *threads;			/* pthread_t[nworkers] */
-	_Atomic uint64_t fibers_done;	/* statistics */
 };
 
 extern struct dt_runtime dt_rt;

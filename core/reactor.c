@@ -202,6 +202,7 @@ int dt_fd_wait_many(struct dt_fd_waitspec *v, int n, int64_t deadline)
 
 	if (!f)
 		return wait_thread(v, n, deadline);
+	f->wait_obj = (uintptr_t)v[0].fd;	/* for the fiber dump */
 	dt_waiter_init(&g);
 	for (i = 0; i < n; i++) {
 		struct dt_fd *e = v[i].e;

@@ -46,8 +46,12 @@
 #include <linux/futex.h>
 
 #include "core/dt.h"
+#include "core/dump.h"
+#include "core/probes.h"
 #include "core/reactor.h"
 #include "core/real.h"
+#include "core/stats.h"
+#include "core/watchdog.h"
 
 #ifdef DT_SAN
 #include <sanitizer/asan_interface.h>
@@ -69,6 +73,11 @@ __thread struct dt_worker *dt_self
 
 static inline void runq_push(struct dt_worker *w, struct dt_fiber *f)
 {
+	dt_probe_ready(f);		/* switch_in's ready_ns, traced only */
+	if (dt_unlikely(f->fresh)) {	/* never ran: may still move */
+		dt_fresh_push(w, f);	/* core/watchdog.c */
+		return;
+	}
 	f->next = NULL;
 	f->state = DT_FIBER_READY;
 	if (w->runq_tail)
@@ -96,6 +105,7 @@ static inline struct dt_fiber *runq_pop(struct dt_worker *w)
  * at the head of the queue. */
 static inline void runq_push_front(struct dt_worker *w, struct dt_fiber *f)
 {
+	dt_probe_ready(f);		/* switch_in's ready_ns, traced only */
 	f->state = DT_FIBER_READY;
 	f->next = w->runq_head;
 	w->runq_head = f;
@@ -210,6 +220,11 @@ void dt_fiber_unpark(struct dt_fiber *f)
 {
 	struct dt_worker *t = f->worker, *me = dt_self;
 
+	/* Probes: stamp before the publish below hands f to t. */
+	dt_probe_ready(f);
+	if (DTACT_WAKE_ENABLED())
+		DTACT_WAKE(dt_fiber_handle(f), (uint32_t)t->id,
+			   me ? me->id : -1);
 	if (me == t) {
 		runq_push(t, f);
 		return;
@@ -259,6 +274,41 @@ static inline void san_finish(void *fake)
 #define san_finish(fake) ((void)0)
 #endif
 
+/*
+ * The switch probes, with a tracer attached (core/probes.h).  Called
+ * after the switch counter moved.  If it moved more than once since the
+ * last switch seen here with the probes on, switches were made with them
+ * off: this worker's "switched in at" stamp is stale, and so may be
+ * ready stamps of its fibers (dt_probe_epoch).
+ */
+static __attribute__((noinline, cold)) void probe_switch(struct dt_worker *w,
+		struct dt_fiber *from, struct dt_fiber *to)
+{
+	int64_t now = dt_now_ns();
+	int gap = w->st.switches != w->pr_sw + 1;
+	uint32_t e;
+
+	if (gap)
+		atomic_fetch_add_explicit(&dt_probe_epoch, 1,
+					  memory_order_relaxed);
+	e = atomic_load_explicit(&dt_probe_epoch, memory_order_relaxed);
+	w->pr_sw = w->st.switches;
+	if (from && DTACT_SWITCH_OUT_ENABLED())
+		DTACT_SWITCH_OUT(dt_fiber_handle(from), (uint32_t)w->id,
+				 (uint64_t)(gap || !w->pr_in_ns ? 0 :
+					    now - w->pr_in_ns),
+				 (uint32_t)from->reason);
+	if (to && DTACT_SWITCH_IN_ENABLED()) {
+		int64_t r = to->ready_ns;
+
+		to->ready_ns = 0;	/* consumed */
+		DTACT_SWITCH_IN(dt_fiber_handle(to), (uint32_t)w->id,
+				(uint64_t)(r && to->ready_epoch == e &&
+					   now >= r ? now - r : 0));
+	}
+	w->pr_in_ns = to ? now : 0;
+}
+
 /* Switch from the running fiber (or the loop, from == NULL) to `to`
  * (or the loop, to == NULL). */
 static inline void switch_to(struct dt_worker *w, struct dt_fiber *from,
@@ -271,6 +321,10 @@ static inline void switch_to(struct dt_worker *w, struct dt_fiber *from,
 	w->st.switches++;
 	if (to)
 		to->state = DT_FIBER_RUNNING;
+	/* Two loads and a branch not taken unless a tracer is attached. */
+	if (dt_unlikely(DTACT_SWITCH_OUT_ENABLED() |
+			DTACT_SWITCH_IN_ENABLED()))
+		probe_switch(w, from, to);
 #ifdef DT_SAN
 	{
 		void **fake = from ? SAN_FAKE(from) : NULL;
@@ -380,9 +434,28 @@ static void handle_interrupt(struct dt_worker *w)
 			    (req & DT_INTR_REQ_RESTART))
 				continue;	/* SA_RESTART: goes on */
 		}
-		if (dt_waiter_claim(f->wait, DT_WAIT_INTERRUPTED))
+		if (dt_waiter_claim(f->wait, DT_WAIT_INTERRUPTED)) {
+			if (DTACT_WAKE_ENABLED())	/* woken by a signal */
+				DTACT_WAKE(dt_fiber_handle(f),
+					   (uint32_t)w->id, w->id);
 			runq_push(w, f);
+		}
 	}
+}
+
+/* Pop the next runnable fiber.  Never-started fibers wait apart while
+ * the stall watchdog runs (core/watchdog.h), taken in the run queue's
+ * FIFO order (dt_fresh_pick).  One load when there are none. */
+static inline struct dt_fiber *next_runnable(struct dt_worker *w)
+{
+	if (dt_unlikely(atomic_load_explicit(&w->fresh_n,
+					     memory_order_relaxed))) {
+		struct dt_fiber *f = dt_fresh_pick(w);
+
+		if (f)
+			return f;
+	}
+	return runq_pop(w);
 }
 
 /* Next fiber to run on w, from the fiber side (never blocks). */
@@ -408,7 +481,7 @@ static inline struct dt_fiber *pick(struct dt_worker *w)
 	if (dt_unlikely(atomic_load_explicit(&w->intr_pending,
 					     memory_order_relaxed)))
 		handle_interrupt(w);
-	return runq_pop(w);
+	return next_runnable(w);
 }
 
 void dt_park(int reason)
@@ -419,6 +492,8 @@ void dt_park(int reason)
 	f->reason = (uint8_t)reason;
 	w->st.parks[reason]++;
 	f->state = DT_FIBER_PARKED;
+	if (dt_unlikely(dt_dump_armed))	/* "for how long" in the dump */
+		f->park_ns = dt_now_ns();
 	n = pick(w);
 	if (n == f) {		/* woken before it got out */
 		f->state = DT_FIBER_RUNNING;
@@ -460,6 +535,7 @@ static void fiber_entry(void *arg)
 
 	san_finish(NULL);
 	after_switch(f->worker);
+	f->fresh = 0;		/* it ran: it stays on this worker (DESIGN 3) */
 	errno = 0;
 	f->fn(f->arg);
 	dt_fiber_exit(NULL);
@@ -482,8 +558,6 @@ void dt_fiber_exit(void *retval)
 	dt_keys_run_destructors(f);
 	dt_keys_free(f);
 	atomic_fetch_sub_explicit(&w->resident, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&dt_rt.fibers_done, 1,
-				  memory_order_relaxed);
 	f->state = DT_FIBER_DONE;
 	f->reason = DT_REASON_EXIT;
 	w->st.parks[DT_REASON_EXIT]++;
@@ -668,19 +742,33 @@ int dt_spawn_handle(const struct dt_spawn *s, struct dt_fiber **out,
 	f->keys = NULL;
 	f->user = s->user;
 	f->name[0] = 0;
+	f->wait_obj = 0;
+	f->park_ns = 0;
+	f->ready_ns = 0;
+	/* Unpinned and never run: the stall watchdog may move it. */
+	f->fresh = s->worker < 0 && dt_wd_on;
 	dt_timer_init(&f->timer, NULL);
 	f->sp = dt_ctx_init((char *)f->stack_lo + f->stack_size, fiber_entry,
 			    f);
 	t = place(s->worker);
+	if (s->worker < 0 && dt_unlikely(atomic_load_explicit(&t->stalled,
+						memory_order_relaxed)))
+		t = dt_wd_spare(t);	/* not behind a stalled fiber */
 	f->worker = t;
 	f->state = DT_FIBER_READY;	/* not FREE: its handle is valid now */
 	atomic_fetch_add_explicit(&t->resident, 1, memory_order_relaxed);
 	if (me)
 		me->st.spawns++;
+	else
+		atomic_fetch_add_explicit(&dt_stats_spawns_ext, 1,
+					  memory_order_relaxed);
 	if (out)
 		*out = f;
 	if (handle)
 		*handle = dt_fiber_handle(f);
+	if (DTACT_SPAWN_ENABLED())
+		DTACT_SPAWN(dt_fiber_handle(f), (uint32_t)t->id,
+			    me && me->cur ? dt_fiber_handle(me->cur) : 0);
 	dt_fiber_unpark(f);
 	return 0;
 }
@@ -784,8 +872,12 @@ static void waiter_timeout(struct dt_timer *t)
 					offsetof(struct dt_fiber, timer));
 	struct dt_waiter *w = f->wait;
 
-	if (w && dt_waiter_claim(w, DT_WAIT_TIMEDOUT))
+	if (w && dt_waiter_claim(w, DT_WAIT_TIMEDOUT)) {
+		if (DTACT_WAKE_ENABLED())	/* woken by its deadline */
+			DTACT_WAKE(dt_fiber_handle(f),
+				   (uint32_t)f->worker->id, f->worker->id);
 		runq_push_front(f->worker, f);
+	}
 }
 
 int dt_waiter_block(struct dt_waiter *w, int64_t deadline, clockid_t clk,
@@ -937,7 +1029,10 @@ void dt_msg(const char *fmt, ...)
 /* ---------------------------------------------------------------- */
 /* Workers: init, loop, shutdown                                      */
 
-#define EV_TAG_EVENTFD	0ull
+/* The worker's eventfd.  Reactor entries carry gen << 32 | fd with fd a
+ * non-negative int, so their low half is never all ones (0 would be fd 0,
+ * stdin, at generation 0: its readiness was taken for a mailbox signal). */
+#define EV_TAG_EVENTFD	(~0ull)
 
 static void poll_io(struct dt_worker *w, int64_t timeout_ns)
 {
@@ -972,6 +1067,10 @@ static void poll_io(struct dt_worker *w, int64_t timeout_ns)
 void dt_worker_loop(struct dt_worker *w)
 {
 	dt_self = w;
+	/* Entered by a first switch to the loop's context (the shim's worker
+	 * 0): the fiber that switched here may be exiting (w->dead), and its
+	 * joiner is woken only by after_switch. */
+	after_switch(w);
 	{
 		pthread_attr_t at;
 		/* For the sanitizers' stack bookkeeping only. */
@@ -991,7 +1090,7 @@ void dt_worker_loop(struct dt_worker *w)
 					 memory_order_relaxed))
 			handle_interrupt(w);
 		run_timers(w);
-		f = runq_pop(w);
+		f = next_runnable(w);
 		if (f) {
 			switch_to(w, NULL, f);
 			after_switch(w);
@@ -1002,7 +1101,8 @@ void dt_worker_loop(struct dt_worker *w)
 					 memory_order_acquire) != 1)
 			break;
 		poll_io(w, 0);
-		if (w->runq_head)
+		if (w->runq_head || atomic_load_explicit(&w->fresh_n,
+						memory_order_relaxed))
 			continue;
 		/* Spin for a while (by time: a pause costs 10 to 140
 		 * cycles depending on the CPU) before the epoll syscalls. */
@@ -1041,7 +1141,18 @@ void dt_worker_loop(struct dt_worker *w)
 			if ((to < 0 || to > 2 * TRIM_GAP_NS) &&
 			    dt_arena_trim(&dt_rt.arena, TRIM_BATCH))
 				to = TRIM_GAP_NS;
-			poll_io(w, to);
+			{	/* park/unpark probes: idle time, traced only */
+				int64_t t0 = DTACT_UNPARK_ENABLED() ?
+					     dt_now_ns() : 0;
+
+				if (DTACT_PARK_ENABLED())
+					DTACT_PARK((uint32_t)w->id);
+				poll_io(w, to);
+				if (DTACT_UNPARK_ENABLED())
+					DTACT_UNPARK((uint32_t)w->id,
+						(uint64_t)(t0 ? dt_now_ns() -
+							   t0 : 0));
+			}
 		}
 		atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 	}

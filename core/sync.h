@@ -26,7 +26,9 @@
  *
  * Signals: only the semaphore waits end early on a signal (-EINTR), and
  * only for a fiber whose caller marked the wait interruptible (f->intr,
- * EINTR emulation in core/dt.h); every other wait masks f->intr, as
+ * EINTR emulation in core/dt.h); a condition wait ends early (-EINTR,
+ * the mutex re-acquired) only for a cancellation request when its caller
+ * set f->intr = DT_INTR_CANCEL; every other wait masks f->intr, as
  * pthread_mutex_lock and friends never fail with EINTR.
  *
  * Ownership identity: dt_self_id(), distinct for fibers and threads.
@@ -155,7 +157,9 @@ int dt_cond_wait(struct dt_cond *c, struct dt_mutex *m);
 /*
  * As dt_cond_wait, giving up at deadline (absolute ns on clk; for
  * pthread_cond_timedwait pass dt_cond_clock(c)): -ETIMEDOUT, with m
- * re-acquired.  -EINVAL for a bad clock (m untouched).
+ * re-acquired.  -EINVAL for a bad clock (m untouched).  Both: -EINTR,
+ * with m re-acquired, when a cancellation request ended a wait its caller
+ * marked as a cancellation point (f->intr == DT_INTR_CANCEL).
  */
 int dt_cond_timedwait(struct dt_cond *c, struct dt_mutex *m, int64_t deadline,
 		      clockid_t clk);

@@ -67,11 +67,17 @@ static int cond_wait(struct dt_cond *c, struct dt_mutex *m, int64_t deadline,
 	dt_waitq_push(&c->q, &w);
 	dt_spin_unlock(&c->lock);
 	dt_mutex_unlock(m);
+	/* Only a cancellation request ends the wait early, and only when
+	 * the caller made it a cancellation point (f->intr); m is
+	 * re-acquired before returning, as for a timeout. */
 	st = dt_waitq_block(&c->lock, &c->q, &w, deadline, clk,
-			    DT_REASON_LOCK, false);
+			    DT_REASON_LOCK, w.fiber &&
+			    w.fiber->intr == DT_INTR_CANCEL);
 	if (st != DT_WAIT_WOKEN)
 		dt_spin_unlock(&c->lock);	/* held again, w unlinked */
 	dt_mutex_lock(m);
+	if (st == DT_WAIT_INTERRUPTED)
+		return -EINTR;
 	return st == DT_WAIT_WOKEN ? 0 : -ETIMEDOUT;
 }
 

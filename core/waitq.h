@@ -191,6 +191,8 @@ static inline int dt_waitq_block(_Atomic uint32_t *lock, struct dt_waitq *q,
 		intr = f->intr;
 		f->intr = 0;
 	}
+	if (w->fiber)		/* what it waits on, for the fiber dump */
+		w->fiber->wait_obj = (uintptr_t)q;
 	st = dt_waiter_block(w, deadline, clk, reason);
 	if (f)
 		f->intr = intr;

@@ -27,6 +27,7 @@ static inline bool tracking(void)
 
 DT_API int close(int fd)
 {
+	dt_testcancel();	/* a cancellation point in glibc */
 	if (tracking())
 		dt_fd_close(fd);
 	return DT_REAL(close)(fd);
@@ -68,7 +69,62 @@ DT_API int pipe(int p[2])
 	return pipe2(p, 0);
 }
 
-/* newfd now shares oldfd's description: same view of it. */
+/* ---- dup groups: descriptors sharing one description ---- */
+
+static _Atomic uint32_t next_group;
+
+static inline uint32_t group_of(const struct dt_fd *e)
+{
+	return e->user_flags >> DT_FDU_GROUP_SHIFT;
+}
+
+/*
+ * Call fn on e and on every other entry of its dup group.  The walk
+ * covers the table's present chunks (as dt_fd_restore_all), and only
+ * runs for descriptors that were dup'ed.
+ */
+static void for_group(struct dt_fd *e, void (*fn)(struct dt_fd *, void *),
+		      void *arg)
+{
+	uint32_t g = group_of(e);
+	int fd;
+
+	if (!g) {
+		fn(e, arg);
+		return;
+	}
+	for (fd = 0; fd < (1 << 20); fd++) {
+		struct dt_fd *m = dt_fd_get(fd, 0);
+
+		if (!m) {
+			fd |= DT_FD_CHUNK - 1;	/* an absent chunk */
+			continue;
+		}
+		if (group_of(m) == g)
+			fn(m, arg);
+	}
+}
+
+static void any_set_nb(struct dt_fd *m, void *arg)
+{
+	if (m->user_flags & DT_FDU_SET_NB)
+		*(bool *)arg = true;
+}
+
+/* dtact made the shared description non-blocking (through any of the
+ * group's descriptors). */
+static bool group_set_nb(struct dt_fd *e)
+{
+	bool r = false;
+
+	if (e->user_flags & DT_FDU_SET_NB)
+		return true;
+	if (group_of(e))
+		for_group(e, any_set_nb, &r);
+	return r;
+}
+
+/* newfd now shares oldfd's description: same view of it, same group. */
 static void dup_track(int oldfd, int newfd)
 {
 	struct dt_fd *o, *n;
@@ -77,6 +133,15 @@ static void dup_track(int oldfd, int newfd)
 	o = dt_fd_get(oldfd, 0);
 	n = dt_fd_get(newfd, 1);
 	if (o && n) {
+		if (!group_of(o)) {
+			uint32_t g;
+
+			do	/* 16 bits, never 0 */
+				g = (atomic_fetch_add(&next_group, 1) + 1) &
+				    0xffff;
+			while (!g);
+			o->user_flags |= g << DT_FDU_GROUP_SHIFT;
+		}
 		n->user_flags = o->user_flags;
 		n->rcvtimeo_ns = o->rcvtimeo_ns;
 		n->sndtimeo_ns = o->sndtimeo_ns;
@@ -118,19 +183,25 @@ DT_API int dup2(int oldfd, int newfd)
 	return r;
 }
 
-/* The program sets or clears O_NONBLOCK: remember its choice, and keep
- * the flag on the description while dtact relies on it. */
+static void set_nb_bit(struct dt_fd *m, void *arg)
+{
+	if (arg)
+		m->user_flags |= DT_FDU_USER_NB;
+	else
+		m->user_flags &= ~DT_FDU_USER_NB;
+}
+
+/* The program sets or clears O_NONBLOCK: remember its choice (for every
+ * descriptor of the description), and keep the flag on the description
+ * while dtact relies on it. */
 static long set_user_nb(int fd, long fl)
 {
 	struct dt_fd *e = dt_fd_classify(fd);
 
 	if (!e)
 		return dt_sys(SYS_fcntl, fd, F_SETFL, fl, 0, 0, 0);
-	if (fl & O_NONBLOCK)
-		e->user_flags |= DT_FDU_USER_NB;
-	else
-		e->user_flags &= ~DT_FDU_USER_NB;
-	if (e->user_flags & DT_FDU_SET_NB)
+	for_group(e, set_nb_bit, (fl & O_NONBLOCK) ? (void *)1 : NULL);
+	if (group_set_nb(e))
 		fl |= O_NONBLOCK;
 	return dt_sys(SYS_fcntl, fd, F_SETFL, fl, 0, 0, 0);
 }
@@ -152,8 +223,11 @@ DT_API int fcntl(int fd, int cmd, ...)
 		if (r >= 0) {
 			struct dt_fd *e = dt_fd_get(fd, 0);
 
-			if (e && (e->user_flags & DT_FDU_KNOWN) &&
-			    !(e->user_flags & DT_FDU_USER_NB))
+			/* Hide only what dtact set: a description shared
+			 * with another process or descriptor may have been
+			 * made non-blocking by them. */
+			if (e && !(e->user_flags & DT_FDU_USER_NB) &&
+			    group_set_nb(e))
 				r &= ~O_NONBLOCK;
 		}
 		return (int)dt_ret(r);
@@ -189,6 +263,21 @@ DT_API int ioctl(int fd, unsigned long req, ...)
 	return DT_REAL(ioctl)(fd, req, arg);
 }
 
+struct tmo {
+	int name;
+	int64_t ns;
+};
+
+static void set_tmo(struct dt_fd *m, void *arg)
+{
+	struct tmo *t = arg;
+
+	if (t->name == SO_RCVTIMEO)
+		m->rcvtimeo_ns = t->ns;
+	else
+		m->sndtimeo_ns = t->ns;
+}
+
 DT_API int setsockopt(int fd, int level, int name, const void *v,
 		      socklen_t len)
 {
@@ -199,15 +288,11 @@ DT_API int setsockopt(int fd, int level, int name, const void *v,
 	    len >= sizeof(struct timeval)) {
 		const struct timeval *tv = v;
 		struct dt_fd *e = dt_fd_classify(fd);
-		int64_t ns = (int64_t)tv->tv_sec * 1000000000 +
-			     (int64_t)tv->tv_usec * 1000;
+		struct tmo t = { name, (int64_t)tv->tv_sec * 1000000000 +
+				       (int64_t)tv->tv_usec * 1000 };
 
-		if (e) {
-			if (name == SO_RCVTIMEO)
-				e->rcvtimeo_ns = ns;
-			else
-				e->sndtimeo_ns = ns;
-		}
+		if (e)	/* a socket option: every descriptor of it */
+			for_group(e, set_tmo, &t);
 	}
 	return r;
 }

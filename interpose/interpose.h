@@ -109,6 +109,16 @@ extern int dt_shim_forked;
 /* Depth of signal handlers running on this thread (see signal.c). */
 extern __thread int dt_sig_depth;
 
+/* A pthread_kill/pthread_sigqueue of fiber f, about to be sent to worker
+ * 0's thread: when its handler runs, f's call under way (if any) is the
+ * one that sees EINTR (interpose/signal.c). */
+void dt_sig_target(int sig, struct dt_fiber *f);
+/* While the main fiber waits in a call that takes a signal mask (ppoll,
+ * pselect, epoll_pwait, sigsuspend): that mask on the main thread.
+ * old: _NSIG / 8 bytes.  Returns whether it was installed. */
+bool dt_sig_mask_begin(const sigset_t *mask, uint64_t *old);
+void dt_sig_mask_end(bool swapped, const uint64_t *old);
+
 /* Resolve the table (dlsym RTLD_NEXT); aborts with a message if a symbol
  * libc must have is missing.  Idempotent, called from the constructor. */
 void dt_libc_resolve(void);
@@ -136,6 +146,11 @@ static inline bool dt_may_park(void)
 #define DT_FDU_USER_NB		0x10	/* the program asked for O_NONBLOCK */
 #define DT_FDU_SET_NB		0x20	/* dtact set O_NONBLOCK on it */
 #define DT_FDU_REGULAR		0x40	/* regular file, dir, block device */
+/* Bits 16-31: dup group.  Descriptors made by dup/dup2/dup3/F_DUPFD from
+ * one another share an open file description, hence O_NONBLOCK and the
+ * socket timeouts: they carry the same non-zero group (0: never dup'ed),
+ * so a change made through one is seen through all (interpose/fd.c). */
+#define DT_FDU_GROUP_SHIFT	16
 
 /*
  * Classify fd once (fstat + F_GETFL, cached in the fd table; reset on
@@ -163,6 +178,67 @@ static inline long dt_ret(long r)
 		return -1;
 	}
 	return r;
+}
+
+/* ---- interruptible calls (EINTR emulation, core/dt.h) ---- */
+
+/*
+ * Around every call that a signal handler or a cancellation request may
+ * cut short: f->intr says how (DT_INTR_*).  The end also drops a request
+ * that came in while the call was running but did not end a wait: a
+ * handler that runs while no wait is under way does not make a later
+ * call fail with EINTR (a thread's signal does not outlive its call).
+ */
+static inline void dt_intr_begin(struct dt_fiber *f, int kind)
+{
+	f->intr = (uint8_t)kind;
+}
+
+static inline void dt_intr_end(struct dt_fiber *f)
+{
+	f->intr = 0;
+	atomic_store_explicit(&f->intr_req, 0, memory_order_relaxed);
+}
+
+/* ---- deferred cancellation (interpose/pthread.c) ---- */
+
+/* dt_fiber.cancel bits */
+#define DT_CANCEL_DISABLED	0x1	/* PTHREAD_CANCEL_DISABLE */
+#define DT_CANCEL_ASYNC		0x2	/* PTHREAD_CANCEL_ASYNCHRONOUS */
+#define DT_CANCEL_PENDING	0x4	/* pthread_cancel() was called */
+#define DT_CANCEL_EXITING	0x8	/* cancelled or exiting: running the
+					   cleanup handlers, never again */
+
+/* Act on the pending request: run the cleanup handlers, end the fiber
+ * with PTHREAD_CANCELED. */
+__attribute__((noreturn)) void dt_cancel_act(void);
+
+/* A request that a cancellation point must act on now. */
+static inline bool dt_cancel_due(struct dt_fiber *f)
+{
+	return (atomic_load_explicit(&f->cancel, memory_order_acquire) &
+		(DT_CANCEL_DISABLED | DT_CANCEL_PENDING | DT_CANCEL_EXITING)) ==
+	       DT_CANCEL_PENDING;
+}
+
+/*
+ * At a cancellation point (entry, and after a wait a request ended).
+ * Only where the call may park: never inside a signal handler, on a
+ * thread dtact did not create or in a forked child (glibc's own state
+ * decides there).
+ */
+static inline void dt_testcancel(void)
+{
+	if (dt_may_park() && dt_unlikely(dt_cancel_due(dt_current())))
+		dt_cancel_act();
+}
+
+/* After an interruptible call returned r (-errno): a wait ended by a
+ * cancellation request (-EINTR) acts on it instead of returning. */
+static inline void dt_cancel_after(long r)
+{
+	if (dt_unlikely(r == -EINTR))
+		dt_testcancel();
 }
 
 /* Deadline from a relative timeout in ms (poll convention: <0 none). */

@@ -18,6 +18,18 @@
  * SO_RCVTIMEO/SO_SNDTIMEO set through setsockopt become deadlines; expiry
  * returns EAGAIN, as Linux does.  close() by another fiber wakes a waiter
  * with EBADF.
+ *
+ * Where the kernel's blocking path differs from a non-blocking try, the
+ * blocking one is reproduced: a send that had to wait reports a pending
+ * socket error (ECONNRESET from a peer that closed with data unread)
+ * before EPIPE, as the kernel's wait loop does; read/readv of nothing on
+ * a socket return 0 at once (recv of 0 bytes would wait); recv with
+ * MSG_WAITALL on a stream socket waits for all of it; a blocking connect
+ * is finished by a second connect() (so that a third one says EISCONN),
+ * an interrupted one goes on waiting when called again, and an AF_UNIX
+ * connect to a listener whose backlog is full waits for room.
+ *
+ * Every call here but sendfile is a cancellation point.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -112,7 +124,8 @@ static long try_op(struct io *io, bool sock, int dontwait)
 
 /*
  * A blocking send on a stream socket or pipe returns only when everything
- * is queued (or on error/timeout, with the count so far).  Advance io by
+ * is queued (or on error/timeout, with the count so far); so does a recv
+ * with MSG_WAITALL on a stream socket (or at end of file).  Advance io by
  * r bytes; false when nothing is left.
  */
 static bool advance(struct io *io, size_t r)
@@ -124,6 +137,7 @@ static bool advance(struct io *io, size_t r)
 	case OP_WRITE:
 	case OP_SENDTO:
 	case OP_SENDFILE:
+	case OP_RECVFROM:	/* MSG_WAITALL */
 		io->buf = (char *)io->buf + r;
 		io->len -= r;
 		return io->len > 0;
@@ -168,10 +182,33 @@ static long do_io(struct io *io)
 	/* A signal handler may cut the wait short (EINTR) unless it was
 	 * installed with SA_RESTART; a socket timeout makes the call one
 	 * that is never restarted (signal(7)). */
-	f->intr = DT_INTR_RESTARTABLE;
+	dt_intr_begin(f, DT_INTR_RESTARTABLE);
 	r = do_io_wait(io);
-	f->intr = 0;
+	dt_intr_end(f);
 	return r;
+}
+
+/* The error a socket has pending (SO_ERROR, which clears it), 0 if none:
+ * what the kernel's blocking send reports when its wait ends. */
+static long pending_error(int fd)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	if (dt_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, &err, &l, 0) < 0)
+		return 0;
+	return -(long)err;
+}
+
+/* Whether an iovec array asks for no bytes at all (readv of nothing). */
+static bool iov_empty(const struct iovec *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].iov_len)
+			return false;
+	return true;
 }
 
 static long do_io_wait(struct io *io)
@@ -191,6 +228,12 @@ static long do_io_wait(struct io *io)
 	if (!sock && (io->op == OP_RECVFROM || io->op == OP_RECVMSG ||
 		      io->op == OP_SENDTO || io->op == OP_SENDMSG))
 		return try_op(io, false, 0);	/* ENOTSOCK from the kernel */
+	/* read(2) of nothing returns 0 at once on a socket (recv would
+	 * wait for data); readv with a bad count is the kernel's EINVAL. */
+	if (sock && ((io->op == OP_READ && !io->len) ||
+		     (io->op == OP_READV && (io->len > IOV_MAX ||
+		      iov_empty(io->addr, io->len)))))
+		return try_op(io, false, 0);
 	if (!(sock && has_dontwait(io->op))) {
 		/* No per-call flag: the description must be non-blocking,
 		 * or we wait for readiness before the blocking call. */
@@ -203,7 +246,7 @@ static long do_io_wait(struct io *io)
 		deadline = dt_now_ns() + tmo;
 		dt_current()->intr = DT_INTR_ALWAYS;
 	}
-	for (;;) {
+	for (bool waited = false;; waited = true) {
 		uint32_t t = dt_fd_ticket(e, dir);
 
 		if (ready_first) {
@@ -215,6 +258,9 @@ static long do_io_wait(struct io *io)
 				return r;
 			return try_op(io, sock, 0);
 		}
+		if (waited && sock && dir == DT_FD_WRITE &&
+		    (r = pending_error(io->fd)))
+			return done ? done : r;
 		r = try_op(io, sock, sock && has_dontwait(io->op));
 		if (r > 0 && io->all) {
 			done += r;
@@ -236,13 +282,24 @@ static long do_io_wait(struct io *io)
 	}
 }
 
+/* do_io at a cancellation point. */
+static long cancel_io(struct io *io)
+{
+	long r;
+
+	dt_testcancel();
+	r = do_io(io);
+	dt_cancel_after(r);
+	return r;
+}
+
 DT_API ssize_t read(int fd, void *buf, size_t n)
 {
 	struct io io = { .op = OP_READ, .fd = fd, .buf = buf, .len = n };
 
 	if (!dt_may_park())
 		return DT_REAL(read)(fd, buf, n);
-	return dt_ret(do_io(&io));
+	return dt_ret(cancel_io(&io));
 }
 
 DT_API ssize_t write(int fd, const void *buf, size_t n)
@@ -252,7 +309,7 @@ DT_API ssize_t write(int fd, const void *buf, size_t n)
 
 	if (!dt_may_park())
 		return DT_REAL(write)(fd, buf, n);
-	return dt_ret(do_io(&io));
+	return dt_ret(cancel_io(&io));
 }
 
 DT_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -262,7 +319,9 @@ DT_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
 
 	if (!dt_may_park())
 		return DT_REAL(readv)(fd, iov, cnt);
-	return dt_ret(do_io(&io));
+	if (cnt < 0)
+		return dt_ret(dt_sys(SYS_readv, fd, iov, cnt, 0, 0, 0));
+	return dt_ret(cancel_io(&io));
 }
 
 /* A copy of the caller's iovec array that do_io may advance. */
@@ -285,7 +344,10 @@ DT_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 			 .all = 1 };
 	long r;
 
-	if (!dt_may_park() || cnt < 0 || cnt > IOV_MAX)
+	if (!dt_may_park())
+		return DT_REAL(writev)(fd, iov, cnt);
+	dt_testcancel();
+	if (cnt < 0 || cnt > IOV_MAX)
 		return DT_REAL(writev)(fd, iov, cnt);
 	v = iov_copy(iov, (size_t)cnt, st);
 	if (!v)
@@ -294,7 +356,18 @@ DT_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	r = do_io(&io);
 	if (v != st)
 		free(v);
+	dt_cancel_after(r);
 	return dt_ret(r);
+}
+
+/* MSG_WAITALL means "all of it" only on a stream socket. */
+static bool stream_socket(int fd)
+{
+	int type = 0;
+	socklen_t l = sizeof(type);
+
+	return dt_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &l,
+		      0) == 0 && type == SOCK_STREAM;
 }
 
 DT_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
@@ -303,9 +376,15 @@ DT_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 	struct io io = { .op = OP_RECVFROM, .fd = fd, .buf = buf, .len = n,
 			 .flags = flags, .addr = a, .alen = alen };
 
-	if (!dt_may_park() || (flags & MSG_DONTWAIT))
+	if (!dt_may_park())
 		return DT_REAL(recvfrom)(fd, buf, n, flags, a, alen);
-	return dt_ret(do_io(&io));
+	dt_testcancel();
+	if (flags & MSG_DONTWAIT)
+		return DT_REAL(recvfrom)(fd, buf, n, flags, a, alen);
+	if ((flags & MSG_WAITALL) && !(flags & MSG_PEEK) && n &&
+	    stream_socket(fd))
+		io.all = 1;
+	return dt_ret(cancel_io(&io));
 }
 
 DT_API ssize_t recv(int fd, void *buf, size_t n, int flags)
@@ -318,9 +397,12 @@ DT_API ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 	struct io io = { .op = OP_RECVMSG, .fd = fd, .addr = m,
 			 .flags = flags };
 
-	if (!dt_may_park() || (flags & MSG_DONTWAIT))
+	if (!dt_may_park())
 		return DT_REAL(recvmsg)(fd, m, flags);
-	return dt_ret(do_io(&io));
+	dt_testcancel();
+	if (flags & MSG_DONTWAIT)
+		return DT_REAL(recvmsg)(fd, m, flags);
+	return dt_ret(cancel_io(&io));
 }
 
 DT_API ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -330,9 +412,12 @@ DT_API ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 .len = n, .flags = flags, .addr = (void *)a,
 			 .addrlen = alen, .all = 1 };
 
-	if (!dt_may_park() || (flags & MSG_DONTWAIT))
+	if (!dt_may_park())
 		return DT_REAL(sendto)(fd, buf, n, flags, a, alen);
-	return dt_ret(do_io(&io));
+	dt_testcancel();
+	if (flags & MSG_DONTWAIT)
+		return DT_REAL(sendto)(fd, buf, n, flags, a, alen);
+	return dt_ret(cancel_io(&io));
 }
 
 DT_API ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -348,8 +433,10 @@ DT_API ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 			 .flags = flags, .all = 1, .mh = &mh };
 	long r;
 
-	if (!dt_may_park() || (flags & MSG_DONTWAIT) ||
-	    m->msg_iovlen > IOV_MAX)
+	if (!dt_may_park())
+		return DT_REAL(sendmsg)(fd, m, flags);
+	dt_testcancel();
+	if ((flags & MSG_DONTWAIT) || m->msg_iovlen > IOV_MAX)
 		return DT_REAL(sendmsg)(fd, m, flags);
 	mh = *m;
 	v = iov_copy(m->msg_iov, m->msg_iovlen, st);
@@ -359,6 +446,7 @@ DT_API ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	r = do_io(&io);
 	if (v != st)
 		free(v);
+	dt_cancel_after(r);
 	return dt_ret(r);
 }
 
@@ -374,7 +462,7 @@ DT_API int accept4(int fd, struct sockaddr *a, socklen_t *alen, int flags)
 			dt_fd_created((int)r, true, flags & SOCK_NONBLOCK);
 		return (int)r;
 	}
-	r = do_io(&io);
+	r = cancel_io(&io);
 	if (r >= 0)
 		dt_fd_created((int)r, true, flags & SOCK_NONBLOCK);
 	return (int)dt_ret(r);
@@ -395,12 +483,21 @@ DT_API ssize_t sendfile(int out, int in, off_t *off, size_t n)
 	return dt_ret(do_io(&io));
 }
 
-static long connect_wait(int fd, struct dt_fd *e, int64_t deadline);
+static long connect_wait(int fd, struct dt_fd *e, const struct sockaddr *a,
+			 socklen_t alen, int64_t deadline);
+static long unix_connect_wait(int fd, const struct sockaddr *a,
+			      socklen_t alen, int64_t deadline);
 
 /*
  * connect(2) on a blocking socket: start it non-blocking, wait for
- * writability, and report SO_ERROR, which is what the blocking call
- * returns.  SO_SNDTIMEO bounds the wait (EINPROGRESS on expiry, as Linux).
+ * writability, and finish with a second connect(), which returns what the
+ * blocking call would (0 or the error) and moves the socket to connected,
+ * so that a later connect says EISCONN as after a blocking one.  A
+ * connect still in progress (EALREADY: an earlier one was interrupted)
+ * waits too, as the blocking call does.  SO_SNDTIMEO bounds the wait
+ * (EINPROGRESS on expiry, as Linux).  AF_UNIX: a listener with a full
+ * backlog makes the non-blocking call fail with EAGAIN where the
+ * blocking one waits for room (EAGAIN after SO_SNDTIMEO).
  */
 DT_API int connect(int fd, const struct sockaddr *a, socklen_t alen)
 {
@@ -410,6 +507,7 @@ DT_API int connect(int fd, const struct sockaddr *a, socklen_t alen)
 
 	if (!dt_may_park())
 		return DT_REAL(connect)(fd, a, alen);
+	dt_testcancel();
 	e = dt_fd_classify(fd);
 	if (!e || !(e->user_flags & DT_FDU_SOCKET) ||
 	    (e->user_flags & DT_FDU_USER_NB) || dt_fd_make_nonblock(fd, e))
@@ -417,32 +515,36 @@ DT_API int connect(int fd, const struct sockaddr *a, socklen_t alen)
 	if (e->sndtimeo_ns > 0)
 		deadline = dt_now_ns() + e->sndtimeo_ns;
 	r = dt_sys(SYS_connect, fd, a, alen, 0, 0, 0);
-	if (r != -EINPROGRESS)
-		return (int)dt_ret(r);
-	r = connect_wait(fd, e, deadline);
+	if (r == -EINPROGRESS || r == -EALREADY)
+		r = connect_wait(fd, e, a, alen, deadline);
+	else if (r == -EAGAIN && a && alen >= sizeof(sa_family_t) &&
+		 a->sa_family == AF_UNIX)
+		r = unix_connect_wait(fd, a, alen, deadline);
+	dt_cancel_after(r);
 	return (int)dt_ret(r);
 }
 
-static long connect_wait(int fd, struct dt_fd *e, int64_t deadline)
+static long connect_wait(int fd, struct dt_fd *e, const struct sockaddr *a,
+			 socklen_t alen, int64_t deadline)
 {
 	struct dt_fiber *self = dt_current();
 	long r;
 
-	self->intr = deadline == DT_DEADLINE_NONE ? DT_INTR_RESTARTABLE :
-		     DT_INTR_ALWAYS;
-	int err = 0;
-
+	dt_intr_begin(self, deadline == DT_DEADLINE_NONE ?
+		      DT_INTR_RESTARTABLE : DT_INTR_ALWAYS);
 	for (;;) {
-		socklen_t l = sizeof(err);
 		uint32_t t = dt_fd_ticket(e, DT_FD_WRITE);
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		struct timespec zero = { 0, 0 };
 
 		r = dt_sys(SYS_ppoll, &p, 1, &zero, NULL, 0, 0);
 		if (r > 0) {
-			r = dt_sys(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR,
-				   &err, &l, 0);
-			break;
+			r = dt_sys(SYS_connect, fd, a, alen, 0, 0, 0);
+			if (r == -EISCONN)	/* ours, just finished */
+				r = 0;
+			if (r != -EALREADY && r != -EINPROGRESS)
+				break;
+			continue;	/* not finished after all */
 		}
 		r = dt_fd_wait(fd, e, DT_FD_WRITE, t, deadline);
 		if (r == -ETIMEDOUT) {
@@ -452,8 +554,40 @@ static long connect_wait(int fd, struct dt_fd *e, int64_t deadline)
 		if (r && r != -EPERM)
 			break;
 	}
-	self->intr = 0;
-	if (r >= 0)
-		r = err ? -err : 0;
+	dt_intr_end(self);
+	return r;
+}
+
+static long unix_connect_wait(int fd, const struct sockaddr *a,
+			      socklen_t alen, int64_t deadline)
+{
+	struct dt_fiber *self = dt_current();
+	int64_t step = 1000000;		/* 1 ms, doubling to 16 ms */
+	long r;
+
+	/* No readiness says "the listener has room": look again after a
+	 * short sleep.  Interrupted as the blocking call would be. */
+	dt_intr_begin(self, deadline == DT_DEADLINE_NONE ?
+		      DT_INTR_RESTARTABLE : DT_INTR_ALWAYS);
+	for (;;) {
+		int64_t now = dt_now_ns(), until = now + step;
+
+		if (deadline != DT_DEADLINE_NONE && now >= deadline) {
+			r = -EAGAIN;
+			break;
+		}
+		if (deadline != DT_DEADLINE_NONE && until > deadline)
+			until = deadline;
+		if (dt_sleep_until(until, CLOCK_MONOTONIC)) {
+			r = -EINTR;
+			break;
+		}
+		r = dt_sys(SYS_connect, fd, a, alen, 0, 0, 0);
+		if (r != -EAGAIN)
+			break;
+		if (step < 16000000)
+			step *= 2;
+	}
+	dt_intr_end(self);
 	return r;
 }

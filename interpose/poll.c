@@ -9,8 +9,12 @@
  * on the readiness of every fd in the set at once (one wait record per
  * fd and direction, grouped), then asks the kernel again.  The signal mask
  * argument of ppoll/pselect/epoll_pwait applies to the zero-timeout
- * probes; a fiber is not interrupted by signals while parked.  An epoll
- * instance of the program is waited on through its own readability.
+ * probes, and for the main fiber (which process signals are meant for)
+ * to the main thread while it waits.  A signal handler meant for the
+ * fiber ends the wait with EINTR (these calls are never restarted), also
+ * when there is no fd to wait on (poll(NULL, 0, ms) as a sleep).  An
+ * epoll instance of the program is waited on through its own
+ * readability.  All six are cancellation points.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +63,11 @@ static int wait_set(const int *fds, const short *events, const uint32_t *tk,
 			k++;
 		}
 	}
-	r = k ? dt_fd_wait_many(v, k, deadline) :
-		(dt_sleep_until(deadline, CLOCK_MONOTONIC), -ETIMEDOUT);
+	if (k)
+		r = dt_fd_wait_many(v, k, deadline);
+	else	/* nothing to wait on: a sleep, ended by a signal */
+		r = dt_sleep_until(deadline, CLOCK_MONOTONIC) ? -EINTR :
+		    -ETIMEDOUT;
 	if (v != st)
 		free(v);
 	if (r == -EBADF)	/* closed meanwhile: the next probe says so */
@@ -90,6 +97,11 @@ static long fiber_ppoll(struct pollfd *p, nfds_t n, int64_t deadline,
 	long r;
 	nfds_t i;
 
+	/* The kernel's answer first: argument errors (EINVAL for nfds over
+	 * RLIMIT_NOFILE, EFAULT) and readiness, before any allocation. */
+	r = dt_sys(SYS_ppoll, p, n, &zero_ts, mask, _NSIG / 8, 0);
+	if (r != 0 || deadline <= dt_now_ns())
+		return r;
 	if (n > ON_STACK) {
 		fds = malloc(n * sizeof(*fds));
 		ev = malloc(n * sizeof(*ev));
@@ -136,22 +148,32 @@ out:
 	return r;
 }
 
-/* poll, select and epoll_wait are never restarted (signal(7)). */
-#define INTERRUPTIBLE(expr) ({						\
+/* poll, select and epoll_wait are never restarted (signal(7)); each is
+ * a cancellation point, acted on at entry and when a request ended the
+ * wait. */
+#define INTERRUPTIBLE(mask, expr) ({					\
 	struct dt_fiber *f_ = dt_current();				\
+	uint64_t old_[_NSIG / 64];					\
+	bool swapped_;							\
 	long r_;							\
-	f_->intr = DT_INTR_ALWAYS;					\
+	dt_intr_begin(f_, DT_INTR_ALWAYS);				\
+	swapped_ = dt_sig_mask_begin((mask), old_);			\
 	r_ = (expr);							\
-	f_->intr = 0;							\
+	dt_sig_mask_end(swapped_, old_);				\
+	dt_intr_end(f_);						\
+	dt_cancel_after(r_);						\
 	r_;								\
 })
 
 DT_API int poll(struct pollfd *p, nfds_t n, int ms)
 {
-	if (!dt_may_park() || ms == 0)
+	if (!dt_may_park())
 		return DT_REAL(poll)(p, n, ms);
-	return (int)dt_ret(INTERRUPTIBLE(fiber_ppoll(p, n, dt_deadline_ms(ms),
-						     NULL)));
+	dt_testcancel();
+	if (ms == 0)
+		return DT_REAL(poll)(p, n, ms);
+	return (int)dt_ret(INTERRUPTIBLE(NULL, fiber_ppoll(p, n,
+					 dt_deadline_ms(ms), NULL)));
 }
 
 DT_API int ppoll(struct pollfd *p, nfds_t n, const struct timespec *ts,
@@ -159,7 +181,10 @@ DT_API int ppoll(struct pollfd *p, nfds_t n, const struct timespec *ts,
 {
 	int64_t d = DT_DEADLINE_NONE;
 
-	if (!dt_may_park() || (ts && !ts->tv_sec && !ts->tv_nsec))
+	if (!dt_may_park())
+		return DT_REAL(ppoll)(p, n, ts, mask);
+	dt_testcancel();
+	if (ts && !ts->tv_sec && !ts->tv_nsec)
 		return DT_REAL(ppoll)(p, n, ts, mask);
 	if (ts) {
 		if (ts->tv_sec < 0 || ts->tv_nsec < 0 ||
@@ -167,38 +192,76 @@ DT_API int ppoll(struct pollfd *p, nfds_t n, const struct timespec *ts,
 			return (int)dt_ret(-EINVAL);
 		d = dt_now_ns() + dt_ts_to_ns(ts);
 	}
-	return (int)dt_ret(INTERRUPTIBLE(fiber_ppoll(p, n, d, mask)));
+	return (int)dt_ret(INTERRUPTIBLE(mask, fiber_ppoll(p, n, d, mask)));
 }
 
-/* select/pselect: the kernel's own probe, then a grouped wait. */
+/* select/pselect: the kernel's own probe, then a grouped wait.  Any
+ * nfds the kernel accepts (the program may pass sets larger than an
+ * fd_set). */
+static inline bool bit_isset(const fd_set *s, int i)
+{
+	const unsigned long *w = (const unsigned long *)s;
+
+	return (w[i / (8 * sizeof(long))] >> (i % (8 * sizeof(long)))) & 1;
+}
+
 static long fiber_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
 			 int64_t deadline, const sigset_t *mask)
 {
-	fd_set r0, w0, x0;
-	int fds[FD_SETSIZE];
-	short ev[FD_SETSIZE];
-	uint32_t tk[2 * FD_SETSIZE];
 	struct { const sigset_t *ss; size_t len; } sm = { mask, _NSIG / 8 };
-	int i, n = 0;
+	fd_set st[3], *sets[3] = { r, w, x };
+	char *save = (char *)st;
+	size_t bytes;
+	int fst[ON_STACK], *fds = fst;
+	short est[ON_STACK], *ev = est;
+	uint32_t tst[2 * ON_STACK], *tk = tst;
+	int i, k, n = 0;
 	long ret;
 
-	if (nfds < 0 || nfds > FD_SETSIZE)
+	if (nfds < 0)
 		return -EINVAL;
-	if (r)
-		r0 = *r;
-	if (w)
-		w0 = *w;
-	if (x)
-		x0 = *x;
+	bytes = ((size_t)nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) *
+		sizeof(long);
+	if (bytes > sizeof(fd_set) && !(save = malloc(3 * bytes)))
+		return -ENOMEM;
+	/* The probe overwrites the sets: keep the caller's. */
+	for (k = 0; k < 3; k++)
+		if (sets[k])
+			memcpy(save + k * bytes, sets[k], bytes);
+	{
+		struct timespec z = zero_ts;
+
+		ret = dt_sys(SYS_pselect6, nfds, r, w, x, &z,
+			     mask ? &sm : NULL);
+	}
+	if (ret != 0 || deadline <= dt_now_ns())
+		goto out;
+	for (i = 0; i < nfds; i++)
+		for (k = 0; k < 3; k++)
+			if (sets[k] && bit_isset((fd_set *)(save + k * bytes),
+						 i)) {
+				n++;
+				break;
+			}
+	if (n > ON_STACK) {
+		fds = malloc(sizeof(*fds) * (size_t)n);
+		ev = malloc(sizeof(*ev) * (size_t)n);
+		tk = malloc(sizeof(*tk) * 2 * (size_t)n);
+		if (!fds || !ev || !tk) {
+			ret = -ENOMEM;
+			goto out_restore;
+		}
+	}
+	n = 0;
 	for (i = 0; i < nfds; i++) {
 		short e = 0;
 
-		if (r && FD_ISSET(i, r))
+		if (r && bit_isset((fd_set *)save, i))
 			e |= POLLIN;
-		if (x && FD_ISSET(i, x))
-			e |= POLLPRI;
-		if (w && FD_ISSET(i, w))
+		if (w && bit_isset((fd_set *)(save + bytes), i))
 			e |= POLLOUT;
+		if (x && bit_isset((fd_set *)(save + 2 * bytes), i))
+			e |= POLLPRI;
 		if (e) {
 			fds[n] = i;
 			ev[n++] = e;
@@ -207,23 +270,39 @@ static long fiber_select(int nfds, fd_set *r, fd_set *w, fd_set *x,
 	for (;;) {
 		struct timespec z = zero_ts;
 
+		for (k = 0; k < 3; k++)
+			if (sets[k])
+				memcpy(sets[k], save + k * bytes, bytes);
 		take_tickets(fds, n, tk);
 		ret = dt_sys(SYS_pselect6, nfds, r, w, x, &z,
 			     mask ? &sm : NULL);
 		if (ret != 0 || deadline <= dt_now_ns())
-			return ret;
+			break;
 		ret = wait_set(fds, ev, tk, n, deadline);
-		if (ret == -ETIMEDOUT)
-			return 0;	/* the probe left the sets empty */
-		if (ret == -EPERM || ret == -EINTR)
-			return ret;
-		if (r)
-			*r = r0;
-		if (w)
-			*w = w0;
-		if (x)
-			*x = x0;
+		if (ret == -ETIMEDOUT) {
+			ret = 0;	/* the probe left the sets empty */
+			break;
+		}
+		if (ret < 0)
+			goto out_restore;	/* -EINTR, -EPERM, -ENOMEM */
 	}
+	goto out;
+
+out_restore:
+	/* Errors leave the sets as the caller gave them (and -EPERM hands
+	 * them to the blocking call). */
+	for (k = 0; k < 3; k++)
+		if (sets[k])
+			memcpy(sets[k], save + k * bytes, bytes);
+out:
+	if (fds != fst) {
+		free(fds);
+		free(ev);
+		free(tk);
+	}
+	if (save != (char *)st)
+		free(save);
+	return ret;
 }
 
 DT_API int select(int nfds, fd_set *r, fd_set *w, fd_set *x,
@@ -232,7 +311,10 @@ DT_API int select(int nfds, fd_set *r, fd_set *w, fd_set *x,
 	int64_t d = DT_DEADLINE_NONE;
 	long ret;
 
-	if (!dt_may_park() || (tv && !tv->tv_sec && !tv->tv_usec))
+	if (!dt_may_park())
+		return DT_REAL(select)(nfds, r, w, x, tv);
+	dt_testcancel();
+	if (tv && !tv->tv_sec && !tv->tv_usec)
 		return DT_REAL(select)(nfds, r, w, x, tv);
 	if (tv) {
 		if (tv->tv_sec < 0 || tv->tv_usec < 0)
@@ -240,7 +322,7 @@ DT_API int select(int nfds, fd_set *r, fd_set *w, fd_set *x,
 		d = dt_now_ns() + (int64_t)tv->tv_sec * 1000000000 +
 		    (int64_t)tv->tv_usec * 1000;
 	}
-	ret = INTERRUPTIBLE(fiber_select(nfds, r, w, x, d, NULL));
+	ret = INTERRUPTIBLE(NULL, fiber_select(nfds, r, w, x, d, NULL));
 	if (ret == -EPERM)
 		return DT_REAL(select)(nfds, r, w, x, tv);
 	if (tv && ret >= 0) {	/* Linux reports the time not slept */
@@ -260,7 +342,10 @@ DT_API int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x,
 	int64_t d = DT_DEADLINE_NONE;
 	long ret;
 
-	if (!dt_may_park() || (ts && !ts->tv_sec && !ts->tv_nsec))
+	if (!dt_may_park())
+		return DT_REAL(pselect)(nfds, r, w, x, ts, mask);
+	dt_testcancel();
+	if (ts && !ts->tv_sec && !ts->tv_nsec)
 		return DT_REAL(pselect)(nfds, r, w, x, ts, mask);
 	if (ts) {
 		if (ts->tv_sec < 0 || ts->tv_nsec < 0 ||
@@ -268,7 +353,7 @@ DT_API int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x,
 			return (int)dt_ret(-EINVAL);
 		d = dt_now_ns() + dt_ts_to_ns(ts);
 	}
-	ret = INTERRUPTIBLE(fiber_select(nfds, r, w, x, d, mask));
+	ret = INTERRUPTIBLE(mask, fiber_select(nfds, r, w, x, d, mask));
 	if (ret == -EPERM)
 		return DT_REAL(pselect)(nfds, r, w, x, ts, mask);
 	return (int)dt_ret(ret);
@@ -297,16 +382,22 @@ static long fiber_epoll(int epfd, struct epoll_event *ev, int max,
 DT_API int epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms,
 		       const sigset_t *mask)
 {
-	if (!dt_may_park() || ms == 0)
+	if (!dt_may_park())
 		return DT_REAL(epoll_pwait)(epfd, ev, max, ms, mask);
-	return (int)dt_ret(INTERRUPTIBLE(fiber_epoll(epfd, ev, max,
+	dt_testcancel();
+	if (ms == 0)
+		return DT_REAL(epoll_pwait)(epfd, ev, max, ms, mask);
+	return (int)dt_ret(INTERRUPTIBLE(mask, fiber_epoll(epfd, ev, max,
 					dt_deadline_ms(ms), mask)));
 }
 
 DT_API int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 {
-	if (!dt_may_park() || ms == 0)
+	if (!dt_may_park())
 		return DT_REAL(epoll_wait)(epfd, ev, max, ms);
-	return (int)dt_ret(INTERRUPTIBLE(fiber_epoll(epfd, ev, max,
+	dt_testcancel();
+	if (ms == 0)
+		return DT_REAL(epoll_wait)(epfd, ev, max, ms);
+	return (int)dt_ret(INTERRUPTIBLE(NULL, fiber_epoll(epfd, ev, max,
 					dt_deadline_ms(ms), NULL)));
 }

@@ -8,8 +8,34 @@
  *
  * Process end follows POSIX: the process exits with status 0 when the
  * last thread ends, including after main() called pthread_exit().
+ *
+ * Deferred cancellation.  pthread_cancel() of a fiber sets PENDING in
+ * f->cancel and, unless the target disabled cancellation, asks its
+ * worker to end the wait it is parked in if that wait is a cancellation
+ * point (f->intr set by the interposed call: read, write, poll, sleeps,
+ * sem_wait, pthread_join, pthread_cond_wait ...; dt_fiber_cancel_async).
+ * Every cancellation point checks the request on entry and after its wait
+ * was ended (dt_testcancel, dt_cancel_after).  Acting on it = running the
+ * cleanup handlers newest first, then key destructors, then ending the
+ * fiber with PTHREAD_CANCELED; pthread_exit() runs the handlers the same
+ * way.  The handlers are glibc's C macros (pthread_cleanup_push/pop, no
+ * -fexceptions): they call __pthread_register_cancel and friends, which
+ * are interposed here to keep one chain per fiber, linked through the
+ * buffer's __pad[0] (the worker thread's glibc chain is shared by every
+ * fiber of the worker and never used).  Unwinding longjmps into the
+ * newest buffer (set by __sigsetjmp without the signal mask); the macro
+ * runs its handler and calls __pthread_unwind_next, which goes on with
+ * the next older one and, after the oldest, ends the fiber.  Not done:
+ * C++ destructors and __attribute__((cleanup)) of -fexceptions code are
+ * not run (no forced unwind); PTHREAD_CANCEL_ASYNCHRONOUS is accepted and
+ * reported but acted on as deferred, except where glibc acts at once in
+ * the calling thread itself (pthread_cancel of self, enabling with a
+ * request pending); cancellation points inside signal handlers do not
+ * act.  Threads dtact did not create use glibc's cancellation.
  */
+#include <dlfcn.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -37,12 +63,226 @@ static int lookup(pthread_t t, struct dt_fiber **f)
 	return -dt_fiber_lookup((uint64_t)t & ~DT_PT_TAG, f);
 }
 
-/* Ends the calling fiber as pthread_exit(ret) would. */
+/* Ends the calling fiber as pthread_exit(ret) would, once its cleanup
+ * handlers have run. */
 static void __attribute__((noreturn)) thread_end(void *ret)
 {
 	if (atomic_fetch_sub(&app_threads, 1) == 1)
 		exit(0);	/* the last thread: POSIX process exit */
 	dt_fiber_exit(ret);
+}
+
+/* ---- cleanup handlers and unwinding (see the file comment) ---- */
+
+#define BUF_NEXT(b)	((b)->__pad[0])		/* older buffer */
+#define BUF_TYPE(b)	((b)->__pad[1])		/* _defer: saved type */
+
+static bool fiber_side(void)
+{
+	return dt_current() && !dt_shim_forked;
+}
+
+/* longjmp declared with the cancel buffer's own (smaller) type, as
+ * <pthread.h> does for __sigsetjmp: nothing past the common prefix is
+ * read when the mask was not saved. */
+extern void cancel_longjmp(struct __cancel_jmp_buf_tag *env, int val)
+	__asm__("longjmp") __attribute__((noreturn));
+
+/* Run the newest handler (its macro then calls __pthread_unwind_next),
+ * or end the fiber with f->retval when none is left. */
+static void __attribute__((noreturn)) unwind(struct dt_fiber *f)
+{
+	__pthread_unwind_buf_t *b = f->cleanup;
+
+	if (!b)
+		thread_end(f->retval);
+	/* savemask was 0: longjmp leaves the signal mask alone, and the
+	 * buffer's layout is the prefix of a jmp_buf that it reads. */
+	cancel_longjmp(b->__cancel_jmp_buf, 1);
+}
+
+/* Cancellation just became disabled for f (itself): a request still
+ * queued for its worker must not end the next wait. */
+static void drop_cancel_request(struct dt_fiber *f)
+{
+	atomic_fetch_and(&f->intr_req, (uint8_t)~DT_INTR_REQ_CANCEL);
+}
+
+/* Start exiting with ret: cleanup handlers, key destructors, end. */
+static void __attribute__((noreturn)) exit_fiber(struct dt_fiber *f,
+						 void *ret)
+{
+	/* Cancellation is off from here on, as in glibc: a cancellation
+	 * point inside a handler does not start a second unwinding. */
+	atomic_fetch_or(&f->cancel, DT_CANCEL_EXITING | DT_CANCEL_DISABLED);
+	drop_cancel_request(f);
+	f->retval = ret;
+	unwind(f);
+}
+
+void dt_cancel_act(void)
+{
+	exit_fiber(dt_current(), PTHREAD_CANCELED);
+}
+
+#define REAL_CANCEL(name, ...) do {					\
+	static void (*real_)(__pthread_unwind_buf_t *);			\
+	if (!real_)							\
+		real_ = (void (*)(__pthread_unwind_buf_t *))		\
+			dlsym(RTLD_NEXT, #name);			\
+	real_(__VA_ARGS__);						\
+} while (0)
+
+DT_API void __pthread_register_cancel(__pthread_unwind_buf_t *b)
+{
+	struct dt_fiber *f;
+
+	if (!fiber_side()) {
+		REAL_CANCEL(__pthread_register_cancel, b);
+		return;
+	}
+	f = dt_current();
+	BUF_NEXT(b) = f->cleanup;
+	f->cleanup = b;
+}
+
+DT_API void __pthread_unregister_cancel(__pthread_unwind_buf_t *b)
+{
+	struct dt_fiber *f;
+	__pthread_unwind_buf_t **pp;
+
+	if (!fiber_side()) {
+		REAL_CANCEL(__pthread_unregister_cancel, b);
+		return;
+	}
+	f = dt_current();
+	/* b is the newest (the macros nest); tolerate a stale chain left by
+	 * a longjmp out of a push/pop pair by unlinking b wherever it is. */
+	for (pp = (__pthread_unwind_buf_t **)&f->cleanup; *pp;
+	     pp = (__pthread_unwind_buf_t **)&BUF_NEXT(*pp))
+		if (*pp == b) {
+			*pp = BUF_NEXT(b);
+			break;
+		}
+}
+
+/* pthread_cleanup_push_defer_np: also switch to deferred for the scope. */
+DT_API void __pthread_register_cancel_defer(__pthread_unwind_buf_t *b)
+{
+	struct dt_fiber *f;
+
+	if (!fiber_side()) {
+		REAL_CANCEL(__pthread_register_cancel_defer, b);
+		return;
+	}
+	f = dt_current();
+	__pthread_register_cancel(b);
+	BUF_TYPE(b) = (void *)(uintptr_t)(atomic_fetch_and(&f->cancel,
+					  ~DT_CANCEL_ASYNC) & DT_CANCEL_ASYNC);
+}
+
+DT_API void __pthread_unregister_cancel_restore(__pthread_unwind_buf_t *b)
+{
+	struct dt_fiber *f;
+
+	if (!fiber_side()) {
+		REAL_CANCEL(__pthread_unregister_cancel_restore, b);
+		return;
+	}
+	f = dt_current();
+	__pthread_unregister_cancel(b);
+	if (BUF_TYPE(b)) {
+		atomic_fetch_or(&f->cancel, DT_CANCEL_ASYNC);
+		/* Back to asynchronous with a request pending: glibc acts. */
+		dt_testcancel();
+	}
+}
+
+DT_API void __pthread_unwind_next(__pthread_unwind_buf_t *b)
+{
+	struct dt_fiber *f;
+
+	if (!fiber_side()) {
+		REAL_CANCEL(__pthread_unwind_next, b);
+		__builtin_unreachable();
+	}
+	f = dt_current();
+	f->cleanup = BUF_NEXT(b);	/* b's handler has run */
+	unwind(f);
+}
+
+DT_API int pthread_setcancelstate(int state, int *old)
+{
+	static int (*real)(int, int *);
+	struct dt_fiber *f;
+	uint32_t o;
+
+	if (!fiber_side()) {
+		if (!real)
+			real = (int (*)(int, int *))dlsym(RTLD_NEXT,
+						"pthread_setcancelstate");
+		return real(state, old);
+	}
+	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
+		return EINVAL;
+	f = dt_current();
+	if (state == PTHREAD_CANCEL_DISABLE) {
+		o = atomic_fetch_or(&f->cancel, DT_CANCEL_DISABLED);
+		drop_cancel_request(f);
+	} else
+		o = atomic_fetch_and(&f->cancel, ~DT_CANCEL_DISABLED);
+	if (old)
+		*old = (o & DT_CANCEL_DISABLED) ? PTHREAD_CANCEL_DISABLE :
+						  PTHREAD_CANCEL_ENABLE;
+	/* Enabled with a request pending: only the asynchronous type acts
+	 * here (deferred waits for the next cancellation point). */
+	if ((o & DT_CANCEL_ASYNC) && state == PTHREAD_CANCEL_ENABLE)
+		dt_testcancel();
+	return 0;
+}
+
+DT_API int pthread_setcanceltype(int type, int *old)
+{
+	static int (*real)(int, int *);
+	struct dt_fiber *f;
+	uint32_t o;
+
+	if (!fiber_side()) {
+		if (!real)
+			real = (int (*)(int, int *))dlsym(RTLD_NEXT,
+						"pthread_setcanceltype");
+		return real(type, old);
+	}
+	if (type != PTHREAD_CANCEL_DEFERRED &&
+	    type != PTHREAD_CANCEL_ASYNCHRONOUS)
+		return EINVAL;
+	f = dt_current();
+	/* Asynchronous is recorded and reported, and acted on as deferred
+	 * (a running fiber cannot be interrupted at any instruction). */
+	if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
+		o = atomic_fetch_or(&f->cancel, DT_CANCEL_ASYNC);
+	else
+		o = atomic_fetch_and(&f->cancel, ~DT_CANCEL_ASYNC);
+	if (old)
+		*old = (o & DT_CANCEL_ASYNC) ? PTHREAD_CANCEL_ASYNCHRONOUS :
+					       PTHREAD_CANCEL_DEFERRED;
+	if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
+		dt_testcancel();	/* glibc acts at once */
+	return 0;
+}
+
+DT_API void pthread_testcancel(void)
+{
+	static void (*real)(void);
+
+	if (!fiber_side()) {
+		if (!real)
+			real = (void (*)(void))dlsym(RTLD_NEXT,
+						     "pthread_testcancel");
+		real();
+		return;
+	}
+	dt_testcancel();
 }
 
 static void thread_entry(void *arg)
@@ -103,14 +343,27 @@ DT_API int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 static int join(pthread_t t, void **ret, int64_t deadline, clockid_t clk,
 		int busy)
 {
-	struct dt_fiber *f;
+	struct dt_fiber *f, *self = dt_current();
 	int r = lookup(t, &f);
 
 	if (r)
 		return r;
-	r = -dt_fiber_join(f, ret, deadline, clk);
-	if (r == ETIMEDOUT && busy)
-		return EBUSY;
+	if (busy)		/* pthread_tryjoin_np: not a cancellation point */
+		return (r = -dt_fiber_join(f, ret, 0, clk)) == ETIMEDOUT ?
+		       EBUSY : r;
+	dt_testcancel();
+	/* A cancellation point that signals do not end (glibc restarts the
+	 * futex wait): only a cancellation request interrupts the wait, and
+	 * the target stays joinable. */
+	do {
+		if (self)
+			dt_intr_begin(self, DT_INTR_CANCEL);
+		r = -dt_fiber_join(f, ret, deadline, clk);
+		if (self)
+			dt_intr_end(self);
+		if (r == EINTR)
+			dt_testcancel();
+	} while (r == EINTR);
 	return r;
 }
 
@@ -135,10 +388,11 @@ DT_API int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk,
 		return DT_REAL(pthread_clockjoin_np)(t, ret, clk, abs);
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC)
 		return EINVAL;
-	if (!abs)
+	/* glibc waits with the futex, which rejects a bad tv_nsec (EINVAL)
+	 * and its join loop simply waits again: in effect no timeout.  A
+	 * negative tv_sec is a time long past (ETIMEDOUT unless done). */
+	if (!abs || abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000)
 		return join(t, ret, DT_DEADLINE_NONE, clk, 0);
-	if (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000)
-		return EINVAL;
 	return join(t, ret, abs->tv_sec < 0 ? 0 : dt_ts_to_ns(abs), clk, 0);
 }
 
@@ -163,10 +417,42 @@ DT_API int pthread_detach(pthread_t t)
 
 DT_API void pthread_exit(void *ret)
 {
-	if (dt_current() && !dt_shim_forked)
-		thread_end(ret);
+	if (fiber_side())
+		exit_fiber(dt_current(), ret);	/* POSIX: handlers run */
 	DT_REAL(pthread_exit)(ret);
 	__builtin_unreachable();
+}
+
+DT_API int pthread_cancel(pthread_t t)
+{
+	static int (*real)(pthread_t);
+	struct dt_fiber *f;
+	uint32_t o;
+	int r;
+
+	if (!is_fiber_pt(t)) {
+		if (!real)
+			real = (int (*)(pthread_t))dlsym(RTLD_NEXT,
+							 "pthread_cancel");
+		return real(t);
+	}
+	r = lookup(t, &f);
+	if (r)
+		return r;
+	if (f->done || f->state == DT_FIBER_DONE)
+		return 0;	/* glibc: its outcome is already decided */
+	o = atomic_fetch_or(&f->cancel, DT_CANCEL_PENDING);
+	if (o & (DT_CANCEL_PENDING | DT_CANCEL_EXITING | DT_CANCEL_DISABLED))
+		return 0;	/* nothing more to do now */
+	if (f == dt_current()) {
+		/* glibc acts at once on itself only when asynchronous. */
+		if (o & DT_CANCEL_ASYNC)
+			dt_testcancel();
+		return 0;
+	}
+	/* Parked in a cancellation point: its worker ends that wait. */
+	dt_fiber_cancel_async(f);
+	return 0;
 }
 
 DT_API pthread_t pthread_self(void)
@@ -200,6 +486,12 @@ DT_API int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	return 0;
 }
 
+/*
+ * Names.  The main fiber always runs on the main thread: its name is the
+ * main thread's (the process name /proc and ps show), as natively.  Other
+ * fibers keep theirs in f->name; an unnamed one reports the main thread's
+ * name, which is what a thread created by main inherits.
+ */
 DT_API int pthread_setname_np(pthread_t t, const char *name)
 {
 	struct dt_fiber *f;
@@ -212,6 +504,9 @@ DT_API int pthread_setname_np(pthread_t t, const char *name)
 	r = lookup(t, &f);
 	if (r)
 		return r;
+	if (f == dt_shim_main_fiber())
+		return DT_REAL(pthread_setname_np)(dt_shim_worker_thread(0),
+						   name);
 	strcpy(f->name, name);
 	return 0;
 }
@@ -223,9 +518,16 @@ DT_API int pthread_getname_np(pthread_t t, char *buf, size_t len)
 
 	if (!is_fiber_pt(t))
 		return DT_REAL(pthread_getname_np)(t, buf, len);
+	/* glibc: ERANGE for any buffer shorter than a thread name can be
+	 * (TASK_COMM_LEN), whatever the name. */
+	if (len < sizeof(f->name))
+		return ERANGE;
 	r = lookup(t, &f);
 	if (r)
 		return r;
+	if (f == dt_shim_main_fiber())
+		return DT_REAL(pthread_getname_np)(dt_shim_worker_thread(0),
+						   buf, len);
 	if (!f->name[0]) {
 		/* glibc reports the thread's comm: the program's name. */
 		char comm[16] = "";
@@ -250,6 +552,41 @@ DT_API int pthread_getname_np(pthread_t t, char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A fiber signalling itself: natively the handler runs (or the default
+ * action happens) before the call returns.  The signal goes to the
+ * calling worker's own thread; a worker other than 0 blocks asynchronous
+ * signals, so it is unblocked around the send, which delivers it on the
+ * way out of the system call.  v: pthread_sigqueue's value, or NULL.
+ */
+static int self_signal(int sig, const union sigval *v)
+{
+	static int (*real_sq)(pthread_t, int, const union sigval);
+	struct dt_worker *w = dt_self;
+	pthread_t th = dt_shim_worker_thread(w->id);
+	uint64_t one = 1ull << (sig - 1), old = 0;
+	int r, unblocked = 0;
+
+	/* Meant for this fiber, which is running: its handler must not be
+	 * taken for a process signal meant for main (SI_QUEUE). */
+	dt_sig_target(sig, dt_current());
+	if (w->id != 0)
+		unblocked = dt_sys(SYS_rt_sigprocmask, SIG_UNBLOCK, &one, &old,
+				   sizeof(one), 0, 0) == 0 && (old & one);
+	if (v) {
+		if (!real_sq)
+			real_sq = (int (*)(pthread_t, int, const union sigval))
+				dlsym(RTLD_NEXT, "pthread_sigqueue");
+		r = real_sq(th, sig, *v);
+	} else {
+		r = DT_REAL(pthread_kill)(th, sig);
+	}
+	if (unblocked)
+		dt_sys(SYS_rt_sigprocmask, SIG_BLOCK, &one, NULL, sizeof(one),
+		       0, 0);
+	return r;
+}
+
 DT_API int pthread_kill(pthread_t t, int sig)
 {
 	struct dt_fiber *f;
@@ -264,17 +601,123 @@ DT_API int pthread_kill(pthread_t t, int sig)
 		return ESRCH;
 	if (!sig)
 		return 0;
-	/* The fiber's blocking call, if any, sees EINTR as a thread's
-	 * would. */
-	{
-		int restart;
-
-		if (dt_sig_wants_eintr(sig, &restart))
-			dt_fiber_interrupt_async(f, restart);
-	}
+	if (f == dt_current())
+		return self_signal(sig, NULL);
 	/* Workers other than 0 block asynchronous signals (so that process
-	 * signals reach the main thread): the handler runs on worker 0. */
+	 * signals reach the main thread): the handler runs on worker 0, and
+	 * when it runs the fiber's call under way, if any, sees EINTR as a
+	 * thread's would (interpose/signal.c). */
+	dt_sig_target(sig, f);
 	return DT_REAL(pthread_kill)(dt_shim_worker_thread(0), sig);
+}
+
+DT_API int raise(int sig)
+{
+	static int (*real)(int);
+	int r;
+
+	if (!fiber_side()) {
+		if (!real)
+			real = (int (*)(int))dlsym(RTLD_NEXT, "raise");
+		return real(sig);
+	}
+	/* glibc: pthread_kill of the calling thread, errno on failure. */
+	r = pthread_kill(pthread_self(), sig);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Calls that take a pthread_t and act on the OS thread: glibc would read
+ * a fiber's handle as its own thread descriptor.  For a fiber they act on
+ * the thread of its worker (scheduling parameters, CPU affinity and the
+ * CPU-time clock are the worker's, shared by its fibers).
+ */
+static int worker_thread_of(pthread_t t, pthread_t *out)
+{
+	struct dt_fiber *f;
+	int r = lookup(t, &f);
+
+	if (r)
+		return r;
+	if (f->done || f->state == DT_FIBER_DONE)
+		return ESRCH;
+	*out = dt_shim_worker_thread(f->worker->id);
+	return 0;
+}
+
+#define ON_WORKER(name, type, params, ...) do {				\
+	static int (*real_) params;					\
+	pthread_t w_ = 0;						\
+	int r_;								\
+	if (!real_)							\
+		real_ = (int (*) params)dlsym(RTLD_NEXT, #name);	\
+	if (!is_fiber_pt(t))						\
+		return real_(t, __VA_ARGS__);				\
+	r_ = worker_thread_of(t, &w_);					\
+	return r_ ? r_ : real_(w_, __VA_ARGS__);			\
+} while (0)
+
+DT_API int pthread_getschedparam(pthread_t t, int *pol, struct sched_param *p)
+{
+	ON_WORKER(pthread_getschedparam, int,
+		  (pthread_t, int *, struct sched_param *), pol, p);
+}
+
+DT_API int pthread_setschedparam(pthread_t t, int pol,
+				 const struct sched_param *p)
+{
+	ON_WORKER(pthread_setschedparam, int,
+		  (pthread_t, int, const struct sched_param *), pol, p);
+}
+
+DT_API int pthread_setschedprio(pthread_t t, int prio)
+{
+	ON_WORKER(pthread_setschedprio, int, (pthread_t, int), prio);
+}
+
+DT_API int pthread_getaffinity_np(pthread_t t, size_t n, cpu_set_t *set)
+{
+	ON_WORKER(pthread_getaffinity_np, int,
+		  (pthread_t, size_t, cpu_set_t *), n, set);
+}
+
+DT_API int pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *set)
+{
+	ON_WORKER(pthread_setaffinity_np, int,
+		  (pthread_t, size_t, const cpu_set_t *), n, set);
+}
+
+DT_API int pthread_getcpuclockid(pthread_t t, clockid_t *c)
+{
+	ON_WORKER(pthread_getcpuclockid, int, (pthread_t, clockid_t *), c);
+}
+
+DT_API int pthread_sigqueue(pthread_t t, int sig, const union sigval v)
+{
+	static int (*real)(pthread_t, int, const union sigval);
+	struct dt_fiber *f;
+	int r;
+
+	if (!real)
+		real = (int (*)(pthread_t, int, const union sigval))
+			dlsym(RTLD_NEXT, "pthread_sigqueue");
+	if (!is_fiber_pt(t))
+		return real(t, sig, v);
+	if (sig < 0 || sig >= NSIG)
+		return EINVAL;
+	r = lookup(t, &f);
+	if (r || f->done)
+		return ESRCH;
+	if (!sig)
+		return 0;
+	if (f == dt_current())
+		return self_signal(sig, &v);
+	dt_sig_target(sig, f);
+	return real(dt_shim_worker_thread(0), sig, v);
 }
 
 DT_API int sched_yield(void)

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * interpose/sleep.c - nanosleep(2), clock_nanosleep(2), usleep(3),
- * sleep(3): the fiber parks on a timer of its worker.  Argument checks and
- * error numbers are the kernel's and glibc's: EINVAL for a bad timespec
- * or clock, ENOTSUP for CLOCK_THREAD_CPUTIME_ID (clock_nanosleep returns
- * the error number, the others set errno).  A signal handler meant for
- * the sleeping fiber ends the sleep with EINTR whatever SA_RESTART says
- * (signal(7): sleeps are never restarted), and a relative sleep then
- * reports the time left in *rem, as the kernel does.
+ * sleep(3): the fiber parks on a timer of its worker, for CLOCK_REALTIME,
+ * CLOCK_MONOTONIC, CLOCK_BOOTTIME and CLOCK_TAI.  Every other clock goes
+ * to libc, which answers what the kernel and glibc answer (EINVAL for an
+ * unknown clock and for CLOCK_THREAD_CPUTIME_ID, EOPNOTSUPP for clocks
+ * that cannot be slept on such as CLOCK_MONOTONIC_RAW) and sleeps the
+ * worker for the CPU-time and alarm clocks.  A bad timespec is EINVAL,
+ * a negative tv_sec included, absolute or not (the kernel's
+ * timespec64_valid).  clock_nanosleep returns the error number, the
+ * others set errno.  A signal handler meant for the sleeping fiber ends
+ * the sleep with EINTR whatever SA_RESTART says (signal(7): sleeps are
+ * never restarted), and a relative sleep then reports the time left in
+ * *rem, as the kernel does.  All four are cancellation points.
  */
 #include <unistd.h>
 
@@ -19,9 +24,9 @@ static int sleep_until(int64_t deadline, clockid_t clk, int64_t *left)
 	struct dt_fiber *f = dt_current();
 	int r;
 
-	f->intr = DT_INTR_ALWAYS;
+	dt_intr_begin(f, DT_INTR_ALWAYS);
 	r = dt_sleep_until(deadline, clk);
-	f->intr = 0;
+	dt_intr_end(f);
 	if (r == -EINTR && left) {
 		*left = deadline - dt_clock_ns(clk);
 		if (*left < 0)
@@ -38,24 +43,16 @@ static int sleep_rel_ns(int64_t ns, int64_t *left)
 			   CLOCK_MONOTONIC, left);
 }
 
-DT_API int clock_nanosleep(clockid_t clk, int flags,
-			   const struct timespec *req, struct timespec *rem)
+static int fiber_clock_nanosleep(clockid_t clk, int flags,
+				 const struct timespec *req,
+				 struct timespec *rem)
 {
-	if (!dt_may_park())
-		return DT_REAL(clock_nanosleep)(clk, flags, req, rem);
-	if (clk == CLOCK_THREAD_CPUTIME_ID)
-		return ENOTSUP;
 	if (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC &&
-	    clk != CLOCK_BOOTTIME && clk != CLOCK_TAI &&
-	    clk != CLOCK_PROCESS_CPUTIME_ID)
-		return EINVAL;
+	    clk != CLOCK_BOOTTIME && clk != CLOCK_TAI)
+		return DT_REAL(clock_nanosleep)(clk, flags, req, rem);
 	if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000 ||
 	    req->tv_sec < 0)
-		return req->tv_sec < 0 && (flags & TIMER_ABSTIME) &&
-		       req->tv_nsec >= 0 && req->tv_nsec < 1000000000 ?
-		       0 : EINVAL;
-	if (clk == CLOCK_PROCESS_CPUTIME_ID)	/* not a wall clock: libc */
-		return DT_REAL(clock_nanosleep)(clk, flags, req, rem);
+		return EINVAL;
 	if (flags & TIMER_ABSTIME) {
 		int r = 0;
 
@@ -81,6 +78,19 @@ DT_API int clock_nanosleep(clockid_t clk, int flags,
 	}
 }
 
+DT_API int clock_nanosleep(clockid_t clk, int flags,
+			   const struct timespec *req, struct timespec *rem)
+{
+	int r;
+
+	if (!dt_may_park())
+		return DT_REAL(clock_nanosleep)(clk, flags, req, rem);
+	dt_testcancel();
+	r = fiber_clock_nanosleep(clk, flags, req, rem);
+	dt_cancel_after(-r);
+	return r;
+}
+
 DT_API int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	int r;
@@ -93,19 +103,32 @@ DT_API int nanosleep(const struct timespec *req, struct timespec *rem)
 
 DT_API int usleep(useconds_t us)
 {
+	long r;
+
 	if (!dt_may_park())
 		return DT_REAL(usleep)(us);
-	return (int)dt_ret(sleep_rel_ns((int64_t)us * 1000, NULL));
+	dt_testcancel();
+	r = sleep_rel_ns((int64_t)us * 1000, NULL);
+	dt_cancel_after(r);
+	return (int)dt_ret(r);
 }
 
 DT_API unsigned sleep(unsigned s)
 {
+	int64_t left = 0;
+	int saved = errno, r;
+
 	if (!dt_may_park())
 		return DT_REAL(sleep)(s);
-	int64_t left = 0;
-
-	/* Interrupted: the seconds left, rounded up as glibc does. */
-	if (sleep_rel_ns((int64_t)s * 1000000000, &left))
-		return (unsigned)((left + 999999999) / 1000000000);
+	dt_testcancel();
+	r = sleep_rel_ns((int64_t)s * 1000000000, &left);
+	dt_cancel_after(r);
+	if (r) {
+		/* glibc: the whole seconds left (truncated), errno EINTR
+		 * from its nanosleep. */
+		errno = EINTR;
+		return (unsigned)(left / 1000000000);
+	}
+	errno = saved;	/* glibc restores errno after a full sleep */
 	return 0;
 }

@@ -16,9 +16,21 @@
  * that glibc leaves unused.
  *
  * pthread functions return the error number; sem_* set errno (POSIX).
+ *
+ * Argument checks follow glibc's order, which decides what a call on a
+ * free object returns: sem_timedwait/sem_clockwait and the rwlock timed
+ * locks reject a bad clock or tv_nsec before trying; pthread_mutex_
+ * timedlock looks at the time only when it has to wait.
+ *
+ * Cancellation points: pthread_cond_wait/timedwait/clockwait (acted on
+ * with the mutex re-acquired, as glibc) and sem_wait/timedwait/clockwait.
+ *
+ * Spin locks are interposed too: a fiber spinning on a lock whose holder
+ * is parked on the same worker would spin for ever, so the spin yields.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdarg.h>
 #include <string.h>
@@ -228,11 +240,37 @@ DT_API int pthread_cond_destroy(pthread_cond_t *c)
 	return -dt_cond_destroy(C(c));
 }
 
+/*
+ * A cancellation point: a request pending at entry acts with the mutex
+ * held (the caller holds it); one that comes while waiting ends the wait,
+ * the mutex is re-acquired, then it acts, as glibc.  Signals do not end
+ * the wait.
+ */
+static int cond_wait_point(pthread_cond_t *c, pthread_mutex_t *m,
+			   int64_t d, clockid_t clk)
+{
+	struct dt_fiber *f = dt_may_park() ? dt_current() : NULL;
+	int r;
+
+	dt_testcancel();
+	if (f)
+		dt_intr_begin(f, DT_INTR_CANCEL);
+	r = d == DT_DEADLINE_NONE ? dt_cond_wait(C(c), M(m)) :
+				    dt_cond_timedwait(C(c), M(m), d, clk);
+	if (f)
+		dt_intr_end(f);
+	if (r == -EINTR) {
+		dt_testcancel();
+		r = 0;		/* a spurious wake-up, which POSIX allows */
+	}
+	return -r;
+}
+
 DT_API int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	if (glibc_cond(c) || glibc_mutex(m))
 		return REAL(pthread_cond_wait)(c, m);
-	return -dt_cond_wait(C(c), M(m));
+	return cond_wait_point(c, m, DT_DEADLINE_NONE, CLOCK_MONOTONIC);
 }
 
 DT_API int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -247,7 +285,7 @@ DT_API int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
 	d = abs_ns(ts);
 	if (d < 0)
 		return EINVAL;
-	return -dt_cond_timedwait(C(c), M(m), d, clk);
+	return cond_wait_point(c, m, d, clk);
 }
 
 DT_API int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -260,7 +298,7 @@ DT_API int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 	d = abs_ns(ts);
 	if (d < 0)
 		return EINVAL;
-	return -dt_cond_timedwait(C(c), M(m), d, dt_cond_clock(C(c)));
+	return cond_wait_point(c, m, d, dt_cond_clock(C(c)));
 }
 
 DT_API int pthread_cond_signal(pthread_cond_t *c)
@@ -316,13 +354,13 @@ DT_API int pthread_rwlock_clockrdlock(pthread_rwlock_t *r, clockid_t clk,
 	int64_t d;
 	int e;
 
-	if (!good_clock(clk))
+	/* glibc checks clock and tv_nsec before trying. */
+	if (!good_clock(clk) || (d = abs_ns(ts)) < 0)
 		return EINVAL;
 	e = dt_rwlock_tryrdlock(RW(r));
 	if (e != -EBUSY)
 		return -e;
-	d = abs_ns(ts);
-	return d < 0 ? EINVAL : -dt_rwlock_timedrdlock(RW(r), d, clk);
+	return -dt_rwlock_timedrdlock(RW(r), d, clk);
 }
 
 DT_API int pthread_rwlock_timedrdlock(pthread_rwlock_t *r,
@@ -347,13 +385,12 @@ DT_API int pthread_rwlock_clockwrlock(pthread_rwlock_t *r, clockid_t clk,
 	int64_t d;
 	int e;
 
-	if (!good_clock(clk))
+	if (!good_clock(clk) || (d = abs_ns(ts)) < 0)
 		return EINVAL;
 	e = dt_rwlock_trywrlock(RW(r));
 	if (e != -EBUSY)
 		return -e;
-	d = abs_ns(ts);
-	return d < 0 ? EINVAL : -dt_rwlock_timedwrlock(RW(r), d, clk);
+	return -dt_rwlock_timedwrlock(RW(r), d, clk);
 }
 
 DT_API int pthread_rwlock_timedwrlock(pthread_rwlock_t *r,
@@ -450,18 +487,20 @@ DT_API int sem_post(sem_t *s)
 	return (int)dt_ret(dt_sem_post(S(s)));
 }
 
-/* sem_wait is a point where signal handlers may end the wait (EINTR). */
+/* sem_wait is a point where signal handlers may end the wait (EINTR),
+ * and a cancellation point. */
 static int sem_wait_intr(sem_t *s, int64_t d, clockid_t clk)
 {
 	struct dt_fiber *f = dt_may_park() ? dt_current() : NULL;
 	int r;
 
 	if (f)
-		f->intr = DT_INTR_RESTARTABLE;
+		dt_intr_begin(f, DT_INTR_RESTARTABLE);
 	r = d == DT_DEADLINE_NONE ? dt_sem_wait(S(s)) :
 				    dt_sem_timedwait(S(s), d, clk);
 	if (f)
-		f->intr = 0;
+		dt_intr_end(f);
+	dt_cancel_after(r);
 	return r;
 }
 
@@ -469,6 +508,7 @@ DT_API int sem_wait(sem_t *s)
 {
 	if (glibc_sem(s))
 		return REAL(sem_wait)(s);
+	dt_testcancel();
 	return (int)dt_ret(sem_wait_intr(s, DT_DEADLINE_NONE,
 					 CLOCK_MONOTONIC));
 }
@@ -487,14 +527,14 @@ DT_API int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *ts)
 
 	if (glibc_sem(s))
 		return REAL(sem_clockwait)(s, clk, ts);
-	if (!good_clock(clk))
+	/* glibc: clock and tv_nsec are checked even when a token is there
+	 * (nothing is taken then). */
+	if (!good_clock(clk) || (d = abs_ns(ts)) < 0)
 		return (int)dt_ret(-EINVAL);
+	dt_testcancel();
 	r = dt_sem_trywait(S(s));
 	if (r != -EAGAIN)
 		return (int)dt_ret(r);
-	d = abs_ns(ts);
-	if (d < 0)
-		return (int)dt_ret(-EINVAL);
 	return (int)dt_ret(sem_wait_intr(s, d, clk));
 }
 
@@ -510,4 +550,56 @@ DT_API int sem_getvalue(sem_t *s, int *v)
 	if (glibc_sem(s))
 		return REAL(sem_getvalue)(s, v);
 	return (int)dt_ret(dt_sem_getvalue(S(s), v));
+}
+
+/* ---- spin locks ---- */
+
+/*
+ * glibc's x86-64 representation (an int: 1 free, 0 or less held; lock is
+ * a locked decrement, unlock stores 1), so a process-shared lock works
+ * with a process that is not under the shim.  The spin yields the fiber
+ * after a while: the holder may be a fiber of the same worker, parked or
+ * runnable, that cannot run while we spin.
+ */
+DT_API int pthread_spin_init(pthread_spinlock_t *l, int pshared)
+{
+	(void)pshared;
+	__atomic_store_n(l, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+DT_API int pthread_spin_destroy(pthread_spinlock_t *l)
+{
+	(void)l;
+	return 0;
+}
+
+DT_API int pthread_spin_trylock(pthread_spinlock_t *l)
+{
+	int one = 1;
+
+	/* acquire: pairs with the release store in pthread_spin_unlock */
+	return __atomic_compare_exchange_n(l, &one, 0, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED) ? 0 : EBUSY;
+}
+
+DT_API int pthread_spin_lock(pthread_spinlock_t *l)
+{
+	unsigned i = 0;
+
+	while (__atomic_sub_fetch(l, 1, __ATOMIC_ACQUIRE) != 0) {
+		while (__atomic_load_n(l, __ATOMIC_RELAXED) <= 0) {
+			if (++i % 128 == 0)
+				sched_yield();	/* a fiber: let others run */
+			else
+				__builtin_ia32_pause();
+		}
+	}
+	return 0;
+}
+
+DT_API int pthread_spin_unlock(pthread_spinlock_t *l)
+{
+	__atomic_store_n(l, 1, __ATOMIC_RELEASE);
+	return 0;
 }

@@ -6,7 +6,8 @@
 set -eu
 pkgs=(gcc make pkg-config libcriterion-dev libunwind-dev libbpf-dev clang
       llvm bpftool systemtap-sdt-dev libelf-dev zlib1g-dev python3 curl
-      wrk microsocks procps)
+      wrk microsocks procps golang-go gnuplot-nox proxychains4 iproute2
+      bpftrace)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -128,6 +128,8 @@ static int shim_main(int argc, char **argv, char **envp)
 		exit(2);
 	}
 	pthread_atfork(NULL, NULL, fork_child);
+	/* Statistics (printed at exit), dump signal, stall watchdog. */
+	dt_obs_start(&c.obs, 1);
 	dt_shim_up = 1;
 	return app_main(argc, argv, envp);
 }
