@@ -7,6 +7,8 @@
 # fail), liburing style.
 set -u
 O=${O:-build}
+# Absolute: test scripts may change directory.
+O=$(cd "$O" && pwd) || { echo "run.sh: no build directory $O (make first)"; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 skip=0
 failed=()
