@@ -88,6 +88,7 @@ fi
 loadgen=$obs/probes/apps/loadgen
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "" }'; }
+range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) print lo "-" hi }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else print "-" }'; }
 
 # server SHIM: start echo_threads under SHIM, set $srv and $port.
@@ -131,11 +132,16 @@ for ((r = 0; r < rounds; r++)); do
 done
 y0=$(median <"$tmp/yield.noprobes") y1=$(median <"$tmp/yield.probes")
 e0=$(median <"$tmp/rps.noprobes") e1=$(median <"$tmp/rps.probes")
-printf '  %-48s %12s %8s\n' "case" "median" "ratio"
-printf '  %-48s %9s ns %8s\n' "yield round trip, PROBES=0" "$y0" "1.000"
-printf '  %-48s %9s ns %8s\n' "yield round trip, PROBES=1 (probes off)" "$y1" "$(ratio "$y1" "$y0")"
-printf '  %-48s %9s /s %8s\n' "echo requests, PROBES=0 shim" "$e0" "1.000"
-printf '  %-48s %9s /s %8s\n' "echo requests, PROBES=1 shim (probes off)" "$e1" "$(ratio "$e1" "$e0")"
+printf '  %-44s %12s %17s %7s\n' "case" "median" "min-max" "ratio"
+row1() { # label value unit file ratio
+	printf '  %-44s %9s %-2s %17s %7s\n' "$1" "$2" "$3" "$(range <"$4")" "$5"
+}
+row1 "yield round trip, PROBES=0" "$y0" ns "$tmp/yield.noprobes" 1.000
+row1 "yield round trip, PROBES=1 (probes off)" "$y1" ns "$tmp/yield.probes" \
+	"$(ratio "$y1" "$y0")"
+row1 "echo requests, PROBES=0 shim" "$e0" /s "$tmp/rps.noprobes" 1.000
+row1 "echo requests, PROBES=1 shim (probes off)" "$e1" /s "$tmp/rps.probes" \
+	"$(ratio "$e1" "$e0")"
 echo "  yield: lower is better; requests/s: higher is better; 1.000 = no cost"
 
 # --- 2. dtactlat attached ---------------------------------------------------------
@@ -188,17 +194,18 @@ for ((r = 0; r < rounds; r++)); do
 	traced inout -R
 done
 d0=$(median <"$tmp/rps.detached")
-printf '  %-34s %12s %8s %14s %10s %13s\n' "case" "requests/s" "ratio" \
-	"events/s" "ns/event" "est. CPU"
-printf '  %-34s %12s %8s\n' "detached" "$d0" "1.000"
+printf '  %-34s %10s %15s %6s %9s %8s %8s\n' "case" "requests/s" "min-max" \
+	"ratio" "events/s" "ns/event" "est.CPU"
+printf '  %-34s %10s %15s %6s\n' "detached" "$d0" "$(range <"$tmp/rps.detached")" "1.000"
 for m in in inout; do
 	label="dtactlat (switch_in)"
 	[ $m = inout ] && label="dtactlat -R (switch_in+switch_out)"
 	v=$(median <"$tmp/rps.$m" 2>/dev/null)
 	ev=$(awk '{ print $1 }' "$tmp/est.$m" 2>/dev/null | median)
 	ns=$(awk '{ print $2 }' "$tmp/est.$m" 2>/dev/null | median)
-	printf '  %-34s %12s %8s %14.0f %10s %12.1f%%\n' "$label" "${v:--}" \
-		"$(ratio "${v:-0}" "$d0")" "${ev:-0}" "${ns:--}" \
+	printf '  %-34s %10s %15s %6s %9.0f %8s %7.1f%%\n' "$label" "${v:--}" \
+		"$(range <"$tmp/rps.$m" 2>/dev/null)" "$(ratio "${v:-0}" "$d0")" \
+		"${ev:-0}" "${ns:--}" \
 		"$(awk -v e="${ev:-0}" -v n="${ns:-0}" 'BEGIN { print e * n / 1e7 }')"
 done
 echo "  est. CPU: events/s x dtactlat's calibrated ns/event, in % of one CPU:"

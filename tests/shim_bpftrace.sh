@@ -41,7 +41,7 @@ OLS=(
 "slice|^@ran_ns\[[0-9]+\]:|usdt:*:dtact:switch_out { @ran_ns[arg1] = hist(arg2); }"
 "idle|^@idle_ns\[[0-9]+\]:|usdt:*:dtact:unpark { @idle_ns[arg0] = hist(arg1); }"
 "wakes|^@wakes\[[0-9]+, -?[0-9]+\]: [1-9]|usdt:*:dtact:wake { @wakes[arg1, arg2] = count(); }"
-"stall|^Attaching 1 probe|usdt:*:dtact:stall { printf(\"worker %d ran fiber %x for %d ms\\n\", arg0, arg1, arg2 / 1000000); }"
+"stall|^attached|usdt:*:dtact:stall { printf(\"worker %d ran fiber %x for %d ms\\n\", arg0, arg1, arg2 / 1000000); }"
 )
 
 tmp=$(mktemp -d)
@@ -55,6 +55,23 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# stop_bpftrace PID: SIGINT, then again while bpftrace still sits in its
+# poll loop.  bpftrace 0.17 acts on a SIGINT only when it interrupts
+# epoll_wait (one that lands between two calls sets a flag nothing reads
+# again); a second one sent blindly could land after it has put the default
+# action back to print its maps, and kill it.  At most 120 s.
+stop_bpftrace() {
+	local i
+	kill -INT "$1" 2>/dev/null
+	for ((i = 0; i < 240; i++)); do
+		sleep 0.5
+		kill -0 "$1" 2>/dev/null || break
+		[ "$(cat "/proc/$1/wchan" 2>/dev/null)" = do_epoll_wait ] &&
+			kill -INT "$1" 2>/dev/null
+	done
+	wait "$1"
+}
 
 wait_for() {
 	local i
@@ -83,9 +100,11 @@ for ol in "${OLS[@]}"; do
 	rest=${ol#*|}
 	want=${rest%%|*}
 	prog=${rest#*|}
-	bpftrace -p "$srv" -e "$prog" >"$tmp/$name.out" 2>&1 &
+	# BEGIN runs once every probe is attached.
+	bpftrace -p "$srv" -e "BEGIN { printf(\"attached\\n\"); } $prog" \
+		>"$tmp/$name.out" 2>&1 &
 	bt=$!
-	if ! wait_for "$tmp/$name.out" '^Attaching' 60; then
+	if ! wait_for "$tmp/$name.out" '^attached' 60; then
 		bad "$name: bpftrace did not attach: $(grep -v RLIMIT_MEMLOCK "$tmp/$name.out")"
 		kill "$bt"
 		wait "$bt"
@@ -94,8 +113,7 @@ for ol in "${OLS[@]}"; do
 	"$loadgen" -p "$port" -c 50 -s 64 -w 0 -d 1.5 >"$tmp/$name.load" 2>&1 ||
 		bad "$name: loadgen: exit $? ($(tail -3 "$tmp/$name.load"))"
 	sleep 0.3
-	kill -INT "$bt"
-	wait "$bt"
+	stop_bpftrace "$bt"
 	if grep -qE "$want" "$tmp/$name.out" &&
 	   ! grep -v RLIMIT_MEMLOCK "$tmp/$name.out" | grep -q 'ERROR'; then
 		echo "ok: $name: $(grep -cE "$want" "$tmp/$name.out") line(s) like '$want'"

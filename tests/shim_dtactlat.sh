@@ -65,6 +65,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# stop_bpftrace PID: SIGINT, then again while bpftrace still sits in its
+# poll loop.  bpftrace 0.17 acts on a SIGINT only when it interrupts
+# epoll_wait (one that lands between two calls sets a flag nothing reads
+# again); a second one sent blindly could land after it has put the default
+# action back to print its maps, and kill it.  At most 120 s.
+stop_bpftrace() {
+	local i
+	kill -INT "$1" 2>/dev/null
+	for ((i = 0; i < 240; i++)); do
+		sleep 0.5
+		kill -0 "$1" 2>/dev/null || break
+		[ "$(cat "/proc/$1/wchan" 2>/dev/null)" = do_epoll_wait ] &&
+			kill -INT "$1" 2>/dev/null
+	done
+	wait "$1"
+}
+
 # wait_for GLOB PATTERN [SECONDS]: until a file matching GLOB has a line
 # matching PATTERN.
 wait_for() {
@@ -196,11 +213,12 @@ ok=$(json 'len(L[0]["workers"]) >= 1 and
 # goes quiet again, then both stop: the two windows hold the same events.
 if command -v bpftrace >/dev/null; then
 	sleep 0.5
-	bpftrace -p "$srv" -e "usdt:$lib:dtact:switch_in { @n = count(); }" \
-		>"$tmp/bt.out" 2>&1 &
+	# BEGIN runs once every probe is attached.
+	bpftrace -p "$srv" -e "BEGIN { printf(\"attached\\n\"); }
+		usdt:$lib:dtact:switch_in { @n = count(); }" >"$tmp/bt.out" 2>&1 &
 	bt=$!
 	pids+=("$bt")
-	if wait_for "$tmp/bt.out" '^Attaching' 60; then
+	if wait_for "$tmp/bt.out" '^attached' 60; then
 		"$D" -p "$srv" -j 0.5 >"$tmp/all.out" 2>"$tmp/all.err" &
 		dl=$!
 		pids+=("$dl")
@@ -210,8 +228,7 @@ if command -v bpftrace >/dev/null; then
 		sleep 1
 		kill -INT "$dl"
 		wait "$dl"
-		kill -INT "$bt"
-		wait "$bt"
+		stop_bpftrace "$bt"
 		want=$(awk '/^@n:/ { print $2 }' "$tmp/bt.out")
 		got=$(json 'sum(x["count"] + x["untimed"] for x in L)' "$tmp/all.out")
 		if [ -z "$want" ] || [ "$want" = 0 ]; then

@@ -716,22 +716,29 @@ static void print_json(const struct interval *iv, double cost_ns)
 	fflush(stdout);
 }
 
-/* Sleep until `deadline` (mono ns), Ctrl-C, or the target's exit. */
-static bool wait_until(uint64_t deadline, int pidfd)
+/*
+ * Sleep until `deadline` (mono ns), SIGINT/SIGTERM, or the target's exit.
+ * The signals are blocked except inside ppoll(), so one that arrives just
+ * before the call still interrupts it (with the default interval, a missed
+ * signal would mean waiting forever).
+ */
+static bool wait_until(uint64_t deadline, int pidfd, const sigset_t *unblock)
 {
 	for (;;) {
-		uint64_t now = mono_ns();
+		uint64_t now = mono_ns(), left;
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		int ms;
+		struct timespec ts;
 
 		if (exiting)
 			return false;
 		if (now >= deadline)
 			return true;
-		ms = (int)((deadline - now + 999999) / 1000000);
-		if (pidfd < 0 && ms > 200)
-			ms = 200;
-		if (poll(&p, pidfd >= 0 ? 1 : 0, ms) > 0)
+		left = deadline - now;
+		if (pidfd < 0 && left > 200000000u)
+			left = 200000000u;	/* poll kill(pid, 0) */
+		ts.tv_sec = (time_t)(left / 1000000000u);
+		ts.tv_nsec = (long)(left % 1000000000u);
+		if (ppoll(&p, pidfd >= 0 ? 1 : 0, &ts, unblock) > 0)
 			return false;	/* the pidfd is readable: it exited */
 		if (pidfd < 0 && kill(env.pid, 0) && errno == ESRCH)
 			return false;
@@ -744,6 +751,7 @@ int main(int argc, char **argv)
 	struct dtactlat_bpf *skel = NULL;
 	struct bpf_link *calib[2] = { NULL, NULL };
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t stop_sigs, unblocked;
 	struct target t;
 	char self[4096];
 	double cost = 0;
@@ -772,6 +780,17 @@ int main(int argc, char **argv)
 	if (err < 0)
 		die("cannot read /proc/self/exe: %s", strerror(errno));
 	self[err] = 0;
+
+	/* From here on, SIGINT and SIGTERM are taken only inside ppoll() (a
+	 * Ctrl-C during the attach ends the run at its first wait). */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_sigs, &unblocked);
+	sigdelset(&unblocked, SIGINT);
+	sigdelset(&unblocked, SIGTERM);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 
 	libbpf_set_print(libbpf_print);
 	skel = dtactlat_bpf__open();
@@ -811,8 +830,6 @@ int main(int argc, char **argv)
 			bpf_failure("cannot attach to dtact:switch_out", errno);
 	}
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	pidfd = (int)syscall(SYS_pidfd_open, env.pid, 0);
 	prev = calloc(DTL_MAX_WORKERS, sizeof(*prev));
 	cur = calloc(DTL_MAX_WORKERS, sizeof(*cur));
@@ -836,7 +853,7 @@ int main(int argc, char **argv)
 		int w;
 
 		more = wait_until(t_prev + (uint64_t)(env.interval * 1e9),
-				  pidfd);
+				  pidfd, &unblocked);
 		now = mono_ns();
 		memcpy(cur, (const void *)skel->bss->stats,
 		       DTL_MAX_WORKERS * sizeof(*cur));
