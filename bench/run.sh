@@ -15,6 +15,8 @@
 # case failed.
 set -u
 O=${O:-build}
+# Absolute: benchmarks change directory, and go rejects a relative GOPATH.
+O=$(cd "$O" && pwd) || { echo "bench/run.sh: no build directory (make first)"; exit 1; }
 export O
 per_bench_timeout=${DTACT_BENCH_TIMEOUT:-300}
 # bench/echo.sh: a full run is budgeted at 15 minutes.
