@@ -42,8 +42,9 @@ done
 
 if [ $quick = 1 ]; then
 	reps=${BENCH_REPS:-3} warmup=${BENCH_WARMUP:-0.25} secs=${BENCH_SECS:-0.5}
-	conns_list=${BENCH_CONNS:-"100 1000 10000"} sizes=${BENCH_SIZES:-64}
+	conns_list=${BENCH_CONNS:-"100 1000"} sizes=${BENCH_SIZES:-64}
 	placements=${BENCH_PLACEMENTS:-pinned}
+	idle_conns=${BENCH_IDLE_CONNS:-2000}
 	real_conns=${BENCH_REAL_CONNS:-50}
 	wrk_warm=0 wrk_secs=1
 	n_native=2000 n_shim=200000 n_go=300000
@@ -57,7 +58,7 @@ else
 	n_native=5000 n_shim=500000 n_go=1000000
 	n_pp_native=100000 n_pp_shim=2000000 n_pp_go=1000000
 fi
-idle_conns=${BENCH_IDLE_CONNS:-10000}
+idle_conns=${idle_conns:-${BENCH_IDLE_CONNS:-10000}}
 # x86-64 THREAD_SIZE (no KASAN): every OS thread has a 16 KiB kernel stack
 # that no /proc/PID/status field shows.
 kstack_kb=16

@@ -57,6 +57,15 @@ for t in "$O"/bench/*; do
 done
 if [ ${#only[@]} -gt 0 ]; then
 	names=("${only[@]}")
+elif [ ${#quick[@]} -gt 0 ]; then
+	# bench-quick stays under 2 minutes: the probe-cost comparison
+	# rebuilds the runtime twice, so it runs in the full set only.
+	kept=()
+	for n in "${names[@]}"; do
+		[ "$n" = observe ] && { echo "quick: observe runs with make bench only"; continue; }
+		kept+=("$n")
+	done
+	names=("${kept[@]}")
 fi
 
 describe() {
