@@ -31,28 +31,13 @@
 
 /* ---- the real functions, resolved once on first use ---- */
 
-static void *real_sym(void *_Atomic *slot, const char *name)
-{
-	void *p = atomic_load_explicit(slot, memory_order_acquire);
-
-	if (dt_likely(p != NULL))
-		return p;
-	p = dlsym(RTLD_NEXT, name);
-	if (!p) {
-		dt_msg("dtact: cannot resolve libc's %s: %s\n", name,
-		       dlerror());
-		abort();
-	}
-	atomic_store_explicit(slot, p, memory_order_release);
-	return p;
-}
 
 static void *_Atomic slot_getaddrinfo, *_Atomic slot_getnameinfo,
 	*_Atomic slot_gethostbyname, *_Atomic slot_gethostbyname2,
 	*_Atomic slot_gethostbyaddr, *_Atomic slot_gethostbyname_r,
 	*_Atomic slot_gethostbyname2_r, *_Atomic slot_gethostbyaddr_r;
 
-#define DNS_REAL(name) ((__typeof__(&name))real_sym(&slot_##name, #name))
+#define DNS_REAL(name) ((__typeof__(&name))dt_real_sym(&slot_##name, #name))
 
 /* ---- one call, as the pool thread sees it ---- */
 

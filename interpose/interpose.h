@@ -129,6 +129,11 @@ void dt_libc_resolve(void);
 	(dt_likely(dt_libc.name != NULL) ? dt_libc.name : \
 	 (dt_libc_resolve(), dt_libc.name))
 
+/* A real libc function outside the table (interpose/dns.c, process.c):
+ * dlsym(RTLD_NEXT, name) once, cached in *slot; aborts with a message if
+ * libc lacks it.  Any thread. */
+void *dt_real_sym(void *_Atomic *slot, const char *name);
+
 static inline bool dt_may_park(void)
 {
 	struct dt_worker *w = dt_self;

@@ -38,6 +38,23 @@ void dt_libc_resolve(void)
 	done = 1;
 }
 
+void *dt_real_sym(void *_Atomic *slot, const char *name)
+{
+	void *p = atomic_load_explicit(slot, memory_order_acquire);
+
+	if (dt_likely(p != NULL))
+		return p;
+	p = dlsym(RTLD_NEXT, name);
+	if (!p) {
+		dt_msg("dtact: cannot resolve libc's %s: %s\n", name,
+		       dlerror());
+		abort();
+	}
+	/* Release: racing resolvers store the same pointer. */
+	atomic_store_explicit(slot, p, memory_order_release);
+	return p;
+}
+
 struct dt_fd *dt_fd_classify(int fd)
 {
 	struct dt_fd *e = dt_fd_get(fd, 1);

@@ -65,28 +65,13 @@
 /* ---------------------------------------------------------------- */
 /* The real functions, resolved once on first use                     */
 
-static void *real_sym(void *_Atomic *slot, const char *name)
-{
-	void *p = atomic_load_explicit(slot, memory_order_acquire);
-
-	if (dt_likely(p != NULL))
-		return p;
-	p = dlsym(RTLD_NEXT, name);
-	if (!p) {
-		dt_msg("dtact: cannot resolve libc's %s: %s\n", name,
-		       dlerror());
-		abort();
-	}
-	atomic_store_explicit(slot, p, memory_order_release);
-	return p;
-}
 
 static void *_Atomic slot_wait, *_Atomic slot_waitpid, *_Atomic slot_wait3,
 	*_Atomic slot_wait4, *_Atomic slot_waitid, *_Atomic slot_system,
 	*_Atomic slot_popen, *_Atomic slot_pclose, *_Atomic slot_posix_spawn,
 	*_Atomic slot_posix_spawnp;
 
-#define PROC_REAL(name) ((__typeof__(&name))real_sym(&slot_##name, #name))
+#define PROC_REAL(name) ((__typeof__(&name))dt_real_sym(&slot_##name, #name))
 
 static inline bool tracking(void)
 {

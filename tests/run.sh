@@ -27,7 +27,13 @@ run_one() {
 	end=$(date +%s)
 	case $rc in
 	0)  pass=$((pass + 1)); printf 'PASS  %-28s %3ss\n' "$name" $((end - start))
-	    grep -E '^\[====\] Synthesis' "$log" | sed 's/^/      /' ;;
+	    grep -E '^\[====\] Synthesis' "$log" | sed 's/^/      /'
+	    # A Criterion test that skipped itself is a skip, not a pass.
+	    n=$(grep -c '^\[SKIP\]' "$log")
+	    if [ "$n" -gt 0 ]; then
+		skip=$((skip + n))
+		grep '^\[SKIP\]' "$log" | sed 's/^/      /'
+	    fi ;;
 	77) skip=$((skip + 1)); printf 'SKIP  %-28s %s\n' "$name" "$(grep -m1 -i 'skipped' "$log")" ;;
 	*)  fail=$((fail + 1)); failed+=("$name")
 	    printf 'FAIL  %-28s rc=%s\n' "$name" "$rc"; sed 's/^/      | /' "$log" | tail -n 60 ;;
@@ -38,7 +44,7 @@ run_one() {
 for t in "$O"/tests/*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	case $t in *.o|*.d) continue ;; esac
-	run_one "$(basename "$t")" "$t" --jobs 2
+	run_one "$(basename "$t")" "$t" --jobs 2 --verbose
 done
 for t in "$here"/*.sh; do
 	[ -x "$t" ] || continue
