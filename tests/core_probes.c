@@ -511,6 +511,10 @@ Test(core_probes, dump_lists_every_fiber, .timeout = 60)
 	read_until(o[0], out_buf, sizeof(out_buf), "\n", 20000);
 	cr_assert(sscanf(out_buf, "ready %d", &rfd) == 1,
 		  "dump_me did not get ready: %s", out_buf);
+	/* "ready" is written just before main enters spin_main(); a signal
+	 * sent at once can catch main still inside fflush (seen in CI).
+	 * Leave it time to get into the loop. */
+	usleep(300 * 1000);
 	kill(pid, SIGUSR1);
 	read_until(e[0], dump_buf, sizeof(dump_buf),
 		   "dtact: end of fiber dump\n", 30000);

@@ -36,7 +36,12 @@ run_one() {
 	    fi ;;
 	77) skip=$((skip + 1)); printf 'SKIP  %-28s %s\n' "$name" "$(grep -m1 -i 'skipped' "$log")" ;;
 	*)  fail=$((fail + 1)); failed+=("$name")
-	    printf 'FAIL  %-28s rc=%s\n' "$name" "$rc"; sed 's/^/      | /' "$log" | tail -n 60 ;;
+	    printf 'FAIL  %-28s rc=%s\n' "$name" "$rc"
+	    # The failed assertions first (a long log's tail can hide them),
+	    # then the end of the log.
+	    grep -E -A3 'Assertion Failed|^\[FAIL\]|CRASH|^FAIL:' "$log" |
+		head -n 40 | sed 's/^/      ! /'
+	    sed 's/^/      | /' "$log" | tail -n 60 ;;
 	esac
 	rm -f "$log"
 }
