@@ -578,7 +578,9 @@ Test(core_sched, sleep_wakes_on_time, .timeout = 120)
 		snprintf(seen[attempt], sizeof(seen[attempt]), "attempt %d: "
 			 "%s (native control max %lld us)", attempt + 1,
 			 timer_why, (long long)cmax / 1000);
-		cr_log_warn("%s", seen[attempt]);
+		/* info, not warn: Criterion exits 1 after any warning,
+		 * which made a passing run fail. */
+		cr_log_info("%s", seen[attempt]);
 #endif
 	}
 	if (busy == 3)
