@@ -285,6 +285,28 @@ bool dt_arena_trim(struct dt_arena *a, unsigned budget)
 	return atomic_load_explicit(&a->warm_free, memory_order_relaxed) > lim;
 }
 
+void dt_arena_fork_child(struct dt_arena *a)
+{
+	int k;
+
+	for (k = 0; k < dt_rt.nworkers; k++) {
+		struct dt_worker *v = &dt_rt.workers[k];
+		uint32_t n = v->cache_n, i;
+
+		/* A cache whose lock a vanished thread held may be half
+		 * updated: its slots are given up, not risked. */
+		if (!atomic_load_explicit(&v->cache_lock,
+					  memory_order_relaxed) &&
+		    n <= DT_CACHE_SLOTS)
+			for (i = 0; i < n; i += DT_CACHE_BATCH)
+				to_shared(a, v->cache + i,
+					  n - i < DT_CACHE_BATCH ?
+					  n - i : DT_CACHE_BATCH);
+		v->cache_n = 0;
+		atomic_store_explicit(&v->cache_lock, 0, memory_order_relaxed);
+	}
+}
+
 /* Take free slots out of other workers' caches (capacity is exhausted
  * elsewhere: slots must not be stranded in a cache).  One slot or
  * UINT32_MAX. */

@@ -296,7 +296,12 @@ struct dt_waiter {
 	_Atomic uint32_t posted;	/* thread waiters: 0 -> 1 */
 	uintptr_t data;			/* for the queue's owner */
 	int linked;			/* in a list (owner's lock protects) */
+	uint32_t epoch;			/* dt_fork_epoch at dt_waiter_init */
 };
+
+/* Bumped in the child of fork(2) (dt_rt_fork_child): a waiter recorded
+ * before it belongs to a thread that does not exist in the child. */
+extern uint32_t dt_fork_epoch;
 
 void dt_waiter_init(struct dt_waiter *w);
 /* Initialise w as a secondary record of group g. */
@@ -309,11 +314,17 @@ void dt_waiter_init_member(struct dt_waiter *w, struct dt_waiter *g);
  */
 int dt_waiter_block(struct dt_waiter *w, int64_t deadline, clockid_t clk,
 		    int reason);
-/* Claim w for waking with final state st.  true if this caller won. */
+/* Claim w for waking with final state st.  true if this caller won;
+ * false for a waiter of a thread that vanished in fork(2), so that what
+ * it waited for (a mutex handoff, a semaphore token) goes to the next. */
 static inline bool dt_waiter_claim(struct dt_waiter *w, uint32_t st)
 {
+	struct dt_waiter *g = w->group;
 	uint32_t exp = DT_WAIT_WAITING;
-	return atomic_compare_exchange_strong_explicit(&w->group->state, &exp, st,
+
+	if (dt_unlikely(g->epoch != dt_fork_epoch))
+		return false;
+	return atomic_compare_exchange_strong_explicit(&g->state, &exp, st,
 			memory_order_acq_rel, memory_order_acquire);
 }
 /* Wake a waiter this caller claimed.  Any thread, no lock needed. */
@@ -342,6 +353,22 @@ struct dt_spawn {
 
 int dt_rt_init(int nworkers, size_t stack_size, uint32_t max_fibers);
 int dt_rt_start_workers(int first);	/* spawn threads for workers >= first */
+/*
+ * In the child of fork(2), on its only thread, before anything else runs
+ * there: keep, the fiber that called fork (running on dt_self), becomes
+ * the running fiber of worker 0, now the only worker, with a new epoll
+ * instance and eventfd and nothing queued.  The epoll instances inherited
+ * from the parent are shared with it and are left alone (the child's
+ * descriptors of them are closed; no registration is deleted).  Every
+ * other fiber vanished with the other threads (POSIX fork): its slot goes
+ * back to the arena and its handle becomes stale (ESRCH), except a zombie
+ * (finished, joinable), which stays joinable as a finished thread's
+ * descriptor does in glibc.  Waiters recorded before the fork are refused
+ * by dt_waiter_claim.  The caller then gives worker 0 a scheduler loop
+ * context (idle_sp).  0, or -errno from epoll_create1/eventfd (EMFILE,
+ * ENFILE, ENOMEM) with nothing changed but dt_fork_epoch.
+ */
+int dt_rt_fork_child(struct dt_fiber *keep);
 void dt_worker_loop(struct dt_worker *w);
 void dt_rt_shutdown(void);
 void dt_rt_fini(void);
@@ -403,6 +430,10 @@ void dt_arena_free(struct dt_arena *a, struct dt_worker *w,
 /* Return the pages of warm free stacks beyond what the current load needs,
  * at most budget of them; true if more remain.  Idle workers call it. */
 bool dt_arena_trim(struct dt_arena *a, unsigned budget);
+/* In the child of fork(2), before dt_rt.nworkers shrinks: the free slots
+ * cached by every worker go back to the shared lists (their owners are
+ * gone).  Single-threaded use only. */
+void dt_arena_fork_child(struct dt_arena *a);
 /* Prepare f's arena stack for use (commit on first use).  0 or -errno. */
 int dt_arena_commit_stack(struct dt_arena *a, struct dt_fiber *f);
 

@@ -50,6 +50,28 @@ void dt_reactor_fini(void)
 	fd_chunks = NULL;
 }
 
+void dt_reactor_fork_child(void)
+{
+	uint32_t c, i;
+
+	for (c = 0; fd_chunks && c < fd_nchunks; c++) {
+		struct dt_fd *ch = atomic_load_explicit(&fd_chunks[c],
+							memory_order_relaxed);
+
+		for (i = 0; ch && i < DT_FD_CHUNK; i++) {
+			struct dt_fd *e = &ch[i];
+
+			/* A lock a vanished thread held, its waiters, and a
+			 * registration in an epoll instance that stays the
+			 * parent's: the child starts with none of them. */
+			atomic_store_explicit(&e->lock, 0,
+					      memory_order_relaxed);
+			e->reg_worker = -1;
+			e->waiters[0] = e->waiters[1] = NULL;
+		}
+	}
+}
+
 struct dt_fd *dt_fd_get(int fd, int create)
 {
 	uint32_t c, i;

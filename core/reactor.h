@@ -53,6 +53,10 @@ struct dt_fd {
 
 int dt_reactor_init(uint32_t hint);
 void dt_reactor_fini(void);
+/* In the child of fork(2) (dt_rt_fork_child): forget every registration,
+ * waiter and entry lock; keep what is known of each descriptor (the
+ * shim's view, its generation).  Single-threaded use only. */
+void dt_reactor_fork_child(void);
 
 /* The entry for fd, allocated if create; NULL if fd is out of range (or
  * not yet allocated and !create, or out of memory). */

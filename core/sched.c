@@ -59,6 +59,7 @@
 #endif
 
 struct dt_runtime dt_rt;
+uint32_t dt_fork_epoch;
 __thread struct dt_worker *dt_self
 	__attribute__((tls_model("initial-exec")));
 
@@ -855,6 +856,7 @@ void dt_waiter_init(struct dt_waiter *w)
 	atomic_store_explicit(&w->posted, 0, memory_order_relaxed);
 	w->data = 0;
 	w->linked = 0;
+	w->epoch = dt_fork_epoch;
 }
 
 void dt_waiter_init_member(struct dt_waiter *w, struct dt_waiter *g)
@@ -1288,6 +1290,117 @@ int dt_rt_start_workers(int first)
 	}
 	pthread_attr_destroy(&at);
 	return r;
+}
+
+/* The child's worker 0 (see dt_rt_fork_child): owned by keep, nothing
+ * queued, parked or pending. */
+static void fork_reset_worker(struct dt_worker *w, struct dt_fiber *keep,
+			      int epfd, int evfd, unsigned mail_words_old)
+{
+	unsigned i;
+
+	w->cur = keep;
+	w->idle_sp = NULL;
+	w->runq_head = w->runq_tail = NULL;
+	w->runq_len = 0;
+	w->tick = 0;
+	atomic_store_explicit(&w->fresh_n, 0, memory_order_relaxed);
+	w->fresh_head = w->fresh_tail = NULL;
+	w->last_poll = 0;
+	w->dead = NULL;
+	w->timers.len = 0;	/* every armed timer was another fiber's */
+	w->epfd = epfd;
+	w->evfd = evfd;
+	w->pr_sw = 0;
+	w->pr_in_ns = 0;
+	atomic_store_explicit(&w->resident, 1, memory_order_relaxed);
+	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->inject, NULL, memory_order_relaxed);
+	atomic_store_explicit(&w->nregs, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->intr_pending, 0, memory_order_relaxed);
+	for (i = 0; i < DT_INTR_SLOTS; i++)
+		atomic_store_explicit(&w->intr_fibers[i], NULL,
+				      memory_order_relaxed);
+	for (i = 0; i < mail_words_old; i++)
+		atomic_store_explicit(&w->mail_bits[i], 0,
+				      memory_order_relaxed);
+}
+
+int dt_rt_fork_child(struct dt_fiber *keep)
+{
+	struct dt_worker *w0 = &dt_rt.workers[0];
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = EV_TAG_EVENTFD };
+	struct dt_arena *a = &dt_rt.arena;
+	uint32_t i, top;
+	long epfd, evfd, r;
+	int k;
+
+	dt_fork_epoch++;
+	epfd = dt_sys(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0, 0, 0, 0);
+	if (epfd < 0)
+		return (int)epfd;
+	evfd = dt_sys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0, 0, 0, 0);
+	if (evfd < 0) {
+		dt_sys(SYS_close, epfd, 0, 0, 0, 0, 0);
+		return (int)evfd;
+	}
+	r = dt_sys(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, evfd, &ev, 0, 0);
+	if (r) {
+		dt_sys(SYS_close, epfd, 0, 0, 0, 0, 0);
+		dt_sys(SYS_close, evfd, 0, 0, 0, 0, 0);
+		return (int)r;
+	}
+	/* The parent's: closing the child's descriptors of them leaves the
+	 * instances and their registrations to the parent. */
+	for (k = 0; k < dt_rt.nworkers; k++) {
+		dt_sys(SYS_close, dt_rt.workers[k].epfd, 0, 0, 0, 0, 0);
+		dt_sys(SYS_close, dt_rt.workers[k].evfd, 0, 0, 0, 0, 0);
+	}
+	dt_arena_fork_child(a);
+	dt_wd_fork_child();
+	/* The other fibers vanished with the other threads. */
+	top = atomic_load_explicit(&a->top, memory_order_relaxed);
+	for (i = 0; i < top && i < a->cap; i++) {
+		struct dt_fiber *f = &a->fibers[i];
+
+		if (f == keep || f->state == DT_FIBER_FREE)
+			continue;
+		if (f->state == DT_FIBER_DONE && !f->detached) {
+			/* A zombie: joinable, its exit complete. */
+			f->worker = w0;
+			f->next = NULL;
+			f->done = 1;
+			f->joiner = NULL;
+			atomic_store_explicit(&f->join_lock, 0,
+					      memory_order_relaxed);
+			continue;
+		}
+		/* As reap(); key values are lost as a vanished thread's
+		 * are (no destructor runs). */
+		if (f->stack_kind == DT_STACK_MMAP)
+			dt_sys(SYS_munmap, (char *)f->stack_lo - a->page,
+			       f->stack_size + a->page, 0, 0, 0, 0);
+		f->stack_kind = DT_STACK_ARENA;
+		f->keys = NULL;
+		dt_arena_free(a, NULL, f);
+	}
+	fork_reset_worker(w0, keep, (int)epfd, (int)evfd, mail_words());
+	keep->worker = w0;
+	keep->next = NULL;
+	keep->fresh = 0;
+	keep->wait = NULL;
+	keep->joiner = NULL;	/* a joiner of the parent's is gone */
+	/* No signal is pending in a new process; a cancellation request,
+	 * state of the thread, stays. */
+	atomic_fetch_and_explicit(&keep->intr_req, DT_INTR_REQ_CANCEL,
+				  memory_order_relaxed);
+	atomic_store_explicit(&keep->join_lock, 0, memory_order_relaxed);
+	dt_rt.nworkers = 1;
+	atomic_store_explicit(&dt_rt.rr, 0, memory_order_relaxed);
+	dt_reactor_fork_child();
+	dt_self = w0;
+	return 0;
 }
 
 void dt_rt_shutdown(void)

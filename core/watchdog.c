@@ -512,6 +512,23 @@ void dt_wd_stop(void)
 				      memory_order_relaxed);
 }
 
+void dt_wd_fork_child(void)
+{
+	int i;
+
+	dt_wd_on = 0;
+	wd.running = 0;
+	atomic_store_explicit(&wd.stop, 0, memory_order_relaxed);
+	for (i = 0; i < dt_rt.nworkers; i++) {
+		struct dt_worker *w = &dt_rt.workers[i];
+
+		atomic_store_explicit(&w->stalled, 0, memory_order_relaxed);
+		atomic_store_explicit(&w->fresh_own, 0, memory_order_relaxed);
+		atomic_store_explicit(&w->fresh_steal, 0,
+				      memory_order_relaxed);
+	}
+}
+
 void dt_wd_counts(int i, uint64_t *stalls, uint64_t *moved)
 {
 	*stalls = *moved = 0;

@@ -36,6 +36,11 @@ int dt_wd_start(uint32_t stall_ms, int warn);
 /* Stop it and wait for it.  Idempotent. */
 void dt_wd_stop(void);
 
+/* In the child of fork(2), where its thread does not exist: off, and no
+ * worker marked stalled or mid-handoff.  The child runs without one (it
+ * has a single worker, nowhere to hand fibers to). */
+void dt_wd_fork_child(void);
+
 /* Stall counters of worker i (the watchdog writes them): episodes, and
  * never-started fibers handed from it to other workers. */
 void dt_wd_counts(int i, uint64_t *stalls, uint64_t *moved);

@@ -7,8 +7,9 @@
  * back before another program is exec'd.
  *
  * These run on every thread once the runtime is up (a close by a plain
- * thread must still wake the fibers waiting on that fd), but never in a
- * forked child, which shares the parent's epoll instances.
+ * thread must still wake the fibers waiting on that fd), but not in a
+ * forked child that kept no runtime (shim/shim.c fork_child), whose fd
+ * table still names the parent's epoll instances.
  */
 #include <fcntl.h>
 #include <spawn.h>

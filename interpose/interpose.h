@@ -113,6 +113,18 @@ extern __thread int dt_sig_depth;
  * 0's thread: when its handler runs, f's call under way (if any) is the
  * one that sees EINTR (interpose/signal.c). */
 void dt_sig_target(int sig, struct dt_fiber *f);
+/* In the child of fork(2): no signal is on its way to a fiber (a child
+ * starts with none pending). */
+void dt_sig_fork_child(void);
+/* The program's signal mask (the main thread's) as a child started by the
+ * calling fiber must inherit it; see interpose/process.c.  may_wait: the
+ * caller may park while libc has every signal blocked for a moment. */
+void dt_program_sigmask(sigset_t *m, bool may_wait);
+/* In the child of fork(2): one thread, the calling fiber (POSIX). */
+void dt_pthread_fork_child(void);
+/* In the child of fork(2): every inherited descriptor is shared with the
+ * parent now, so dtact never sets O_NONBLOCK on one (DESIGN 7). */
+void dt_fd_fork_child(void);
 /* While the main fiber waits in a call that takes a signal mask (ppoll,
  * pselect, epoll_pwait, sigsuspend): that mask on the main thread.
  * old: _NSIG / 8 bytes.  Returns whether it was installed. */

@@ -123,6 +123,21 @@ int dt_fd_make_nonblock(int fd, struct dt_fd *e)
 	return 0;
 }
 
+void dt_fd_fork_child(void)
+{
+	int fd;
+
+	for (fd = 0; fd < (1 << 20); fd++) {
+		struct dt_fd *e = dt_fd_get(fd, 0);
+
+		if (!e) {
+			fd |= DT_FD_CHUNK - 1;	/* skip an absent chunk */
+			continue;
+		}
+		e->user_flags &= ~DT_FDU_OURS;
+	}
+}
+
 void dt_fd_restore_all(void)
 {
 	int fd;

@@ -155,8 +155,10 @@ static bool traced_by_us(pid_t pid)
  * thread that changed its own mask and starts a child from another worker
  * gives the child the main thread's mask (per-fiber masks would fix it).
  * A thread that is not a worker, and a forked child, have their own.
+ * !may_wait (fork's prepare handler, which must not park): such a moment
+ * gives the empty mask.
  */
-static void child_sigmask(sigset_t *m)
+void dt_program_sigmask(sigset_t *m, bool may_wait)
 {
 	struct dt_worker *w = dt_self;
 	char path[64], buf[4096];
@@ -173,11 +175,14 @@ static void child_sigmask(sigset_t *m)
 			if (!v)
 				break;
 			bits = strtoull(v, NULL, 16);
-			if (MASK_ALL_BLOCKED(bits) && tries < 50 &&
-			    dt_current()) {
-				dt_sleep_until(dt_now_ns() + 200000,
-					       CLOCK_MONOTONIC);
-				continue;
+			if (MASK_ALL_BLOCKED(bits)) {
+				if (may_wait && tries < 50 && dt_current()) {
+					dt_sleep_until(dt_now_ns() + 200000,
+						       CLOCK_MONOTONIC);
+					continue;
+				}
+				if (!may_wait)
+					return;	/* the empty mask */
 			}
 			/* The kernel's word: bit n - 1 is signal n, as in
 			 * the first word of glibc's sigset_t. */
@@ -187,6 +192,11 @@ static void child_sigmask(sigset_t *m)
 		}
 	}
 	dt_sys(SYS_rt_sigprocmask, SIG_BLOCK, NULL, m, _NSIG / 8, 0, 0);
+}
+
+static void child_sigmask(sigset_t *m)
+{
+	dt_program_sigmask(m, true);
 }
 
 /* Does a child started on this thread get another mask than the

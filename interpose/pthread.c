@@ -63,6 +63,11 @@ static int lookup(pthread_t t, struct dt_fiber **f)
 	return -dt_fiber_lookup((uint64_t)t & ~DT_PT_TAG, f);
 }
 
+void dt_pthread_fork_child(void)
+{
+	atomic_store(&app_threads, 1);
+}
+
 /* Ends the calling fiber as pthread_exit(ret) would, once its cleanup
  * handlers have run. */
 static void __attribute__((noreturn)) thread_end(void *ret)

@@ -53,6 +53,14 @@ void dt_sig_target(int sig, struct dt_fiber *f)
 		atomic_store(&target[sig], f);
 }
 
+void dt_sig_fork_child(void)
+{
+	int i;
+
+	for (i = 0; i < _NSIG; i++)
+		atomic_store_explicit(&target[i], NULL, memory_order_relaxed);
+}
+
 /* Is this delivery a process signal, meant for the main fiber? */
 static bool for_main(int sig, const siginfo_t *info)
 {

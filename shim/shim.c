@@ -8,13 +8,14 @@
  * fiber 0 of worker 0: main() keeps running on the main thread's own
  * (growable) stack, while worker 0's scheduler loop gets a small stack of
  * its own and runs whenever fiber 0 parks with nothing else runnable.
- * The other workers are new threads.  Calls made before this point, from
- * threads dtact did not create, or in a forked child go straight to libc.
+ * The other workers are new threads.  Calls made before this point, or
+ * from threads dtact did not create, go straight to libc.
  */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ typedef int (*lsm_fn)(main_fn, int, char **, void (*)(void), void (*)(void),
 		      void (*)(void), void *);
 
 static main_fn app_main;
+static void *loop_stack;		/* worker 0's scheduler loop */
 static pthread_t main_thread;
 static struct dt_fiber *main_fiber;
 
@@ -53,14 +55,64 @@ static void loop_entry(void *arg)
 		dt_sys(SYS_pause, 0, 0, 0, 0, 0, 0);
 }
 
+/*
+ * fork(2).  The child has one thread, the one that called fork, and keeps
+ * the fiber that called it on a fresh runtime of one worker (worker 0, the
+ * child's main thread): its threads are fibers again, its waits park.  The
+ * parent's epoll instances are shared with the child and are never touched
+ * from it (core/sched.c dt_rt_fork_child).  A fork made by a thread dtact
+ * did not create, or inside a signal handler (which may have interrupted
+ * a switch), leaves a child whose calls go straight to libc, as does one
+ * whose new epoll instance cannot be made (EMFILE).
+ */
+static sigset_t fork_mask;	/* the program's, for a child forked ... */
+static int fork_mask_set;	/* ... on a worker other than 0 */
+
+static void fork_prepare(void)
+{
+	struct dt_worker *w = dt_self;
+
+	/* Registered first, so it runs last of the prepare handlers, on the
+	 * forking thread.  Workers other than 0 block the program's
+	 * signals; the child, whose only thread this becomes, must have the
+	 * program's mask. */
+	fork_mask_set = w && w->cur && w->id != 0 && !dt_shim_forked &&
+			!dt_sig_depth;
+	if (fork_mask_set)
+		dt_program_sigmask(&fork_mask, false);
+}
+
 static void fork_child(void)
 {
-	/* The child has one thread and no workers: its calls go straight to
-	 * libc, and it waits on locks as a plain thread.  The epoll
-	 * instances are shared with the parent and must not be touched. */
-	dt_shim_forked = 1;
-	dt_self = NULL;
+	struct dt_worker *w = dt_self;
+	struct dt_fiber *f = w ? w->cur : NULL;
+	struct dt_worker *w0;
+
 	dt_sync_fork_child();
+	if (!dt_shim_up || dt_shim_forked || !f || dt_sig_depth ||
+	    dt_rt_fork_child(f)) {
+		/* No runtime: straight to libc, waits as a plain thread. */
+		if (!dt_shim_forked)
+			dt_fork_epoch++;	/* the parent's waiters are gone */
+		dt_shim_forked = 1;
+		dt_self = NULL;
+		return;
+	}
+	w0 = dt_self;
+	w0->idle_sp = dt_ctx_init((char *)loop_stack + LOOP_STACK,
+				  loop_entry, w0);
+	w0->loop_stack_lo = loop_stack;
+	w0->loop_stack_size = LOOP_STACK;
+	main_thread = DT_REAL(pthread_self)();
+	if (f != main_fiber && f->name[0])	/* the thread's name is f's */
+		dt_sys(SYS_prctl, PR_SET_NAME, f->name, 0, 0, 0, 0);
+	main_fiber = f;		/* the child's main thread */
+	if (fork_mask_set)
+		dt_sys(SYS_rt_sigprocmask, SIG_SETMASK, &fork_mask, NULL,
+		       _NSIG / 8, 0, 0);
+	dt_pthread_fork_child();
+	dt_sig_fork_child();
+	dt_fd_fork_child();
 }
 
 /* Adopt the calling (main) thread as fiber 0 of worker 0. */
@@ -97,6 +149,7 @@ static int adopt_main(void)
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stk < 0 && stk > -4096)
 		return -ENOMEM;
+	loop_stack = (void *)stk;
 	w->loop_stack_lo = (void *)stk;
 	w->loop_stack_size = LOOP_STACK;
 	w->idle_sp = dt_ctx_init((char *)stk + LOOP_STACK, loop_entry, w);
@@ -127,7 +180,7 @@ static int shim_main(int argc, char **argv, char **envp)
 		       strerror(-r));
 		exit(2);
 	}
-	pthread_atfork(NULL, NULL, fork_child);
+	pthread_atfork(fork_prepare, NULL, fork_child);
 	/* Statistics (printed at exit), dump signal, stall watchdog. */
 	dt_obs_start(&c.obs, 1);
 	dt_shim_up = 1;
