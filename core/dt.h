@@ -410,7 +410,8 @@ void dt_yield(void);
 /* End the current fiber with retval; runs key destructors. */
 __attribute__((noreturn)) void dt_fiber_exit(void *retval);
 /* Sleep the current fiber (or thread) until deadline on clk.  0 when the
- * deadline passed, -EINTR when interrupted (see dt_fiber_interrupt). */
+ * deadline passed, -EINTR when interrupted (see dt_fiber_interrupt).  A
+ * fiber whose deadline has already passed yields once. */
 int dt_sleep_until(int64_t deadline, clockid_t clk);
 /* Look up a live or zombie fiber by handle: -ESRCH if stale. */
 int dt_fiber_lookup(uint64_t h, struct dt_fiber **out);

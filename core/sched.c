@@ -958,6 +958,15 @@ int dt_sleep_until(int64_t deadline, clockid_t clk)
 		while (r == -EINTR);
 		return 0;
 	}
+	if (deadline != DT_DEADLINE_NONE &&
+	    dt_deadline_to_mono(deadline, clk) <= dt_now_ns()) {
+		/* Already due: still a turn for the worker's other fibers,
+		 * as a thread's zero sleep passes through the kernel's
+		 * scheduler.  Without it a fiber polling a flag with
+		 * usleep(0) would starve the fiber that is to set it. */
+		dt_yield();
+		return 0;
+	}
 	dt_waiter_init(&w);
 	if (dt_waiter_block(&w, deadline, clk, DT_REASON_SLEEP) ==
 	    DT_WAIT_INTERRUPTED)

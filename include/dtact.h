@@ -138,7 +138,8 @@ void dtact_free_arg(void *arg);
 /* --- additions ------------------------------------------------------ */
 
 /* Sleep the calling fiber (or thread) for ns nanoseconds, measured on
- * CLOCK_MONOTONIC.  0. */
+ * CLOCK_MONOTONIC.  0.  A fiber's sleep of 0 is a dtact_yield(): the other
+ * runnable fibers of its worker run first. */
 int dtact_sleep_ns(uint64_t ns);
 
 /*

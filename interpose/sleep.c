@@ -12,7 +12,10 @@
  * others set errno.  A signal handler meant for the sleeping fiber ends
  * the sleep with EINTR whatever SA_RESTART says (signal(7): sleeps are
  * never restarted), and a relative sleep then reports the time left in
- * *rem, as the kernel does.  All four are cancellation points.
+ * *rem, as the kernel does.  A sleep that is already due (zero, or an
+ * absolute time passed) yields once, so that the worker's other fibers
+ * run first, as a thread's zero sleep lets the kernel run other threads.
+ * All four are cancellation points.
  */
 #include <unistd.h>
 

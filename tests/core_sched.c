@@ -193,6 +193,49 @@ Test(core_sched, yield_round_robin_three, .timeout = 30)
 	run_root_on(0, yield_root, (void *)3);
 }
 
+static _Atomic int zs_flag;
+
+static void zs_poller(void *arg)
+{
+	long *spins = arg;
+
+	/* The legacy "wait for a flag" loop: without a turn for the
+	 * others, the setter (same worker, queued behind) never runs. */
+	while (!atomic_load(&zs_flag) && *spins < 1000000) {
+		++*spins;
+		dtact_sleep_ns(0);
+	}
+}
+
+static void zs_setter(void *arg)
+{
+	(void)arg;
+	atomic_store(&zs_flag, 1);
+}
+
+static void zero_sleep_root(void *arg)
+{
+	long spins = 0;
+	dtact_handle_t p, s;
+
+	(void)arg;
+	p = launch_on(zs_poller, &spins, 0);
+	s = launch_on(zs_setter, NULL, 0);
+	CHECK(dtact_await(p) == 0 && dtact_await(s) == 0, "await: %s",
+	      strerror(errno));
+	CHECK(atomic_load(&zs_flag) && spins == 1,
+	      "flag %d after %ld zero sleeps (want 1: the first one lets the "
+	      "setter run)", atomic_load(&zs_flag), spins);
+}
+
+/* Description: a zero sleep yields: a fiber polling a flag with
+ * dtact_sleep_ns(0) lets the fiber queued behind it on its worker set
+ * the flag (a thread's zero sleep goes through the kernel's scheduler). */
+Test(core_sched, zero_sleep_yields, .timeout = 30)
+{
+	run_root_on(0, zero_sleep_root, NULL);
+}
+
 /* ---------------------------------------------------------------- */
 /* Cross-worker wake                                                 */
 
