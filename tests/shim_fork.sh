@@ -6,11 +6,13 @@
 # read(), from a thread that is not main (with 2 workers, placed on
 # worker 1, whose thread blocks the program's signals), while threads
 # wait for a mutex and a condition variable, and after a thread finished
-# but before it was joined; its child runs 200 threads
-# ping-ponging over socketpairs, 50 concurrent sleeps, fork + exec, a
-# read() cut short by a signal (EINTR), relocks the mutex, times out on
-# the condition variable, joins the finished thread and, its last thread
-# returning, exits 0 with its atexit handlers run.  With 2 workers and
+# but before it was joined, and 200 times from two threads at once while
+# six others lock and ping-pong (children of 20 threads each).  The
+# child runs 200 threads ping-ponging over socketpairs, 50 concurrent
+# sleeps, fork + exec, a read() cut short by a signal (EINTR), relocks
+# the mutex, times out on the condition variable, joins the finished
+# thread and, its last thread returning, exits 0 with its atexit
+# handlers run.  With 2 workers and
 # with 1 it must pass the same checks ("ok ..." lines) as natively, and
 # the child's 200 threads must be fibers: at most 3 OS threads in the
 # child while they all live (201 natively).
@@ -32,7 +34,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-scenarios="main thread mutex zombie"
+scenarios="main thread mutex zombie busy"
 modes="native shim2 shim1"
 max_busy=3
 

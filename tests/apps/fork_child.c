@@ -10,7 +10,7 @@
  * yet joined, process signals, and exit(0) with atexit handlers run when
  * its last thread returns (tests/shim_fork.sh).
  *
- * Usage: fork_child main|thread|mutex|zombie
+ * Usage: fork_child main|thread|mutex|zombie|busy
  *
  *   main    main forks while 4 threads block in read(); the child runs
  *           the workload (200 threads ping-ponging over socketpairs, 50
@@ -25,6 +25,10 @@
  *           out waiting on it.
  *   zombie  main forks after a thread returned 42 and before it is
  *           joined; parent and child both join it.
+ *   busy    two threads fork 100 children each while six others lock,
+ *           signal and ping-pong (so forks land while other workers are
+ *           inside the runtime); every child runs 20 threads of its own
+ *           and exits 0.
  *
  * Output, on stdout, from the parent and the child alike: one line per
  * check, "ok WHAT" or "FAIL WHAT: details"; informational lines
@@ -760,6 +764,157 @@ static void scenario_zombie(void)
 }
 
 /* ---------------------------------------------------------------- */
+/* busy: forks from two threads at once while others lock and do I/O  */
+
+#define N_BUSY		6	/* parent threads locking and ping-ponging */
+#define N_FORKERS	2
+#define N_BUSY_FORKS	100	/* children per forking thread */
+#define N_KIDS		20	/* threads per child */
+
+static pthread_mutex_t busy_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t busy_cv = PTHREAD_COND_INITIALIZER;
+static long busy_rounds;		/* protected by busy_m */
+static atomic_int busy_stop;
+static atomic_int busy_bad;		/* children that did not exit 0 */
+static pthread_mutex_t kid_m = PTHREAD_MUTEX_INITIALIZER;
+static long kid_count;			/* the child's; protected by kid_m */
+
+/* A parent thread: lock, broadcast, a round trip over its own
+ * socketpair, now and then a zero sleep (which lets the other threads
+ * run, natively through the kernel's scheduler, under dtact as a
+ * yield), until told to stop; so that forks happen while other workers
+ * are inside the runtime. */
+static void *busy_fn(void *arg)
+{
+	int sv[2];
+	char b[64] = { 0 };
+
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	while (!atomic_load(&busy_stop)) {
+		long n;
+
+		pthread_mutex_lock(&busy_m);
+		n = ++busy_rounds;
+		pthread_cond_broadcast(&busy_cv);
+		pthread_mutex_unlock(&busy_m);
+		if (write(sv[0], b, sizeof(b)) != sizeof(b) ||
+		    read(sv[1], b, sizeof(b)) != sizeof(b))
+			die("busy round trip");
+		if (!(n & 63))
+			sleep_ms(0);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return NULL;
+}
+
+/* A thread of a child: a round trip over a socketpair of its own and
+ * the child's own mutex (the parent's may be held by a vanished thread,
+ * which would deadlock natively too). */
+static void *kid_fn(void *arg)
+{
+	int sv[2];
+	char b = 1;
+
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
+	    write(sv[0], &b, 1) != 1 || read(sv[1], &b, 1) != 1)
+		return NULL;
+	pthread_mutex_lock(&kid_m);
+	kid_count++;
+	pthread_mutex_unlock(&kid_m);
+	sleep_ms(1);
+	close(sv[0]);
+	close(sv[1]);
+	return (void *)1;
+}
+
+/* The child of a forking thread: N_KIDS threads, then exit(0), or (every
+ * other child) a return from the forking thread's start routine. */
+static int busy_child(int i)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	pthread_t k[N_KIDS];
+	pthread_attr_t at;
+	int j, ok = 0;
+
+	/* A hang ends the child by SIGALRM: a bad status for the parent. */
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGALRM, &dfl, NULL);
+	alarm(CHILD_DEADLINE_S);
+	small_stack_attr(&at);
+	for (j = 0; j < N_KIDS; j++)
+		if (pthread_create(&k[j], &at, kid_fn, NULL))
+			exit(3);
+	for (j = 0; j < N_KIDS; j++) {
+		void *r;
+
+		pthread_join(k[j], &r);
+		ok += r != NULL;
+	}
+	if (ok != N_KIDS || kid_count != N_KIDS)
+		exit(4);
+	if (i & 1)
+		exit(0);
+	return 1;
+}
+
+static void *busy_forker_fn(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < N_BUSY_FORKS; i++) {
+		pid_t p, r;
+		int st = 0;
+
+		fflush(stdout);
+		p = fork();
+		if (p < 0)
+			die("fork");
+		if (!p) {
+			busy_child(i);
+			return NULL;	/* the child's last thread: exit(0) */
+		}
+		do
+			r = waitpid(p, &st, 0);
+		while (r < 0 && errno == EINTR);
+		if (r != p || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			if (!atomic_fetch_add(&busy_bad, 1))
+				printf("busy child %d: %s\n", i,
+				       status_str(st));
+		}
+	}
+	return NULL;
+}
+
+static void scenario_busy(void)
+{
+	pthread_t b[N_BUSY], f[N_FORKERS];
+	int i;
+
+	for (i = 0; i < N_BUSY; i++)
+		if ((errno = pthread_create(&b[i], NULL, busy_fn, NULL)))
+			die("pthread_create (busy)");
+	for (i = 0; i < N_FORKERS; i++)
+		if ((errno = pthread_create(&f[i], NULL, busy_forker_fn,
+					    NULL)))
+			die("pthread_create (forker)");
+	for (i = 0; i < N_FORKERS; i++)
+		pthread_join(f[i], NULL);
+	atomic_store(&busy_stop, 1);
+	for (i = 0; i < N_BUSY; i++)
+		pthread_join(b[i], NULL);
+	check(atomic_load(&busy_bad) == 0, "busy-forks", "%d of %d children "
+	      "did not exit 0", atomic_load(&busy_bad),
+	      N_FORKERS * N_BUSY_FORKS);
+	check(busy_rounds > 0, "busy-parent", "the parent's threads made "
+	      "no progress");
+}
+
+/* ---------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
@@ -771,6 +926,7 @@ int main(int argc, char **argv)
 		{ "thread", scenario_thread },
 		{ "mutex", scenario_mutex },
 		{ "zombie", scenario_zombie },
+		{ "busy", scenario_busy },
 	};
 	size_t i;
 
@@ -781,7 +937,7 @@ int main(int argc, char **argv)
 			break;
 	if (argc != 2 || i == sizeof(scenarios) / sizeof(scenarios[0])) {
 		fprintf(stderr,
-			"usage: fork_child main|thread|mutex|zombie\n");
+			"usage: fork_child main|thread|mutex|zombie|busy\n");
 		return 2;
 	}
 	watchdog(PARENT_DEADLINE_S);
