@@ -211,20 +211,44 @@ static bool iov_empty(const struct iovec *v, size_t n)
 	return true;
 }
 
+/*
+ * read, write, readv, writev on an fd classified as a socket, and the
+ * kernel says it is none: the number was closed out of sight (inside
+ * libc: freopen, a FILE's close we did not see) and names another
+ * description now.  Forget what was known of it; the call starts over.
+ */
+static bool stale_socket(const struct io *io, bool sock, long r)
+{
+	if (r != -ENOTSOCK || !sock || io->op > OP_WRITEV)
+		return false;
+	dt_fd_reset(io->fd);
+	return true;
+}
+
 static long do_io_wait(struct io *io)
 {
-	struct dt_fd *e = dt_fd_classify(io->fd);
+	struct dt_fd *e;
 	int dir = op_dir(io->op);
-	int64_t deadline = DT_DEADLINE_NONE, tmo;
-	bool sock, ready_first = false;
-	long r, done = 0;
+	int64_t deadline;
+	int64_t tmo;
+	bool sock, ready_first;
+	long r, done;
 
+again:
+	e = dt_fd_classify(io->fd);
+	deadline = DT_DEADLINE_NONE;
+	ready_first = false;
+	done = 0;
 	if (!e || (e->user_flags & DT_FDU_REGULAR) ||
 	    !(e->user_flags & DT_FDU_POLLABLE))
 		return try_op(io, false, 0);
 	sock = e->user_flags & DT_FDU_SOCKET;
-	if (e->user_flags & DT_FDU_USER_NB)
-		return try_op(io, sock, 0);	/* the program's choice */
+	if (e->user_flags & DT_FDU_USER_NB) {
+		r = try_op(io, sock, 0);	/* the program's choice */
+		if (stale_socket(io, sock, r))
+			goto again;
+		return r;
+	}
 	if (!sock && (io->op == OP_RECVFROM || io->op == OP_RECVMSG ||
 		      io->op == OP_SENDTO || io->op == OP_SENDMSG))
 		return try_op(io, false, 0);	/* ENOTSOCK from the kernel */
@@ -256,12 +280,17 @@ static long do_io_wait(struct io *io)
 				return -EAGAIN;
 			if (r < 0 && r != -EPERM)
 				return r;
-			return try_op(io, sock, 0);
+			r = try_op(io, sock, 0);
+			if (stale_socket(io, sock, r))
+				goto again;
+			return r;
 		}
 		if (waited && sock && dir == DT_FD_WRITE &&
 		    (r = pending_error(io->fd)))
 			return done ? done : r;
 		r = try_op(io, sock, sock && has_dontwait(io->op));
+		if (!done && stale_socket(io, sock, r))
+			goto again;
 		if (r > 0 && io->all) {
 			done += r;
 			if (!advance(io, (size_t)r))

@@ -2,6 +2,7 @@
 /*
  * interpose/process.c - waiting for children and starting programs:
  * wait(2), waitpid, wait3, wait4, waitid, system(3), popen(3), pclose(3),
+ * fclose(3) (a popen stream's is its pclose),
  * posix_spawn(3), posix_spawnp.  (fork, vfork and the exec family are in
  * fd.c.)
  *
@@ -69,7 +70,7 @@
 static void *_Atomic slot_wait, *_Atomic slot_waitpid, *_Atomic slot_wait3,
 	*_Atomic slot_wait4, *_Atomic slot_waitid, *_Atomic slot_system,
 	*_Atomic slot_popen, *_Atomic slot_pclose, *_Atomic slot_posix_spawn,
-	*_Atomic slot_posix_spawnp;
+	*_Atomic slot_posix_spawnp, *_Atomic slot_fclose;
 
 #define PROC_REAL(name) ((__typeof__(&name))dt_real_sym(&slot_##name, #name))
 
@@ -668,6 +669,60 @@ DT_API int system(const char *cmd)
 	return c.ret;
 }
 
+/*
+ * The streams popen returned and nobody closed yet: in glibc, fclose of
+ * one is pclose (it waits for the child inside libc), so fclose must
+ * know them.  A short list under a spinlock; popen_n lets every other
+ * fclose pass with one load.
+ */
+static struct {
+	_Atomic uint32_t lock;
+	_Atomic uint32_t n;
+	uint32_t cap;
+	FILE **v;
+} popens;
+
+static void popen_remember(FILE *fp)
+{
+	dt_spin_lock(&popens.lock);
+	if (popens.n == popens.cap) {
+		uint32_t cap = popens.cap ? popens.cap * 2 : 16;
+		FILE **v = realloc(popens.v, cap * sizeof(*v));
+
+		if (!v) {	/* fclose of it will wait on the worker */
+			dt_spin_unlock(&popens.lock);
+			return;
+		}
+		popens.v = v;
+		popens.cap = cap;
+	}
+	popens.v[atomic_load_explicit(&popens.n, memory_order_relaxed)] = fp;
+	atomic_fetch_add_explicit(&popens.n, 1, memory_order_relaxed);
+	dt_spin_unlock(&popens.lock);
+}
+
+/* Take fp off the list; whether it was on it. */
+static bool popen_forget(FILE *fp)
+{
+	uint32_t i, n;
+	bool found = false;
+
+	if (!atomic_load_explicit(&popens.n, memory_order_relaxed))
+		return false;
+	dt_spin_lock(&popens.lock);
+	n = atomic_load_explicit(&popens.n, memory_order_relaxed);
+	for (i = 0; i < n; i++)
+		if (popens.v[i] == fp) {
+			popens.v[i] = popens.v[n - 1];
+			atomic_store_explicit(&popens.n, n - 1,
+					      memory_order_relaxed);
+			found = true;
+			break;
+		}
+	dt_spin_unlock(&popens.lock);
+	return found;
+}
+
 static void popen_run(void *arg)
 {
 	struct proc_call *c = arg;
@@ -703,11 +758,13 @@ DT_API FILE *popen(const char *cmd, const char *mode)
 	} else {
 		fp = PROC_REAL(popen)(cmd, mode);
 	}
-	if (fp && tracking()) {
+	if (fp) {
+		e = errno;
+		popen_remember(fp);
 		/* libc made the pipe out of sight: a new description has
 		 * this number. */
-		e = errno;
-		dt_fd_reset(fileno(fp));
+		if (tracking())
+			dt_fd_reset(fileno(fp));
 		errno = e;
 	}
 	return fp;
@@ -722,7 +779,35 @@ static void pclose_run(void *arg)
 	c->err = errno;
 }
 
+static int do_pclose(FILE *fp);
+
 DT_API int pclose(FILE *fp)
+{
+	popen_forget(fp);
+	return do_pclose(fp);
+}
+
+/*
+ * fclose(3) closes the descriptor inside libc, out of sight: first do
+ * what close() does (wake the fd's waiters with EBADF, forget what was
+ * known of the number, which the next open() may reuse).  A popen
+ * stream's fclose is its pclose in glibc, which waits: the pclose way.
+ */
+DT_API int fclose(FILE *fp)
+{
+	if (fp && popen_forget(fp))
+		return do_pclose(fp);
+	if (fp && tracking()) {
+		int e = errno, fd = fileno_unlocked(fp);
+
+		if (fd >= 0)
+			dt_fd_close(fd);
+		errno = e;
+	}
+	return PROC_REAL(fclose)(fp);
+}
+
+static int do_pclose(FILE *fp)
 {
 	struct proc_call c = { .fp = fp };
 

@@ -57,7 +57,9 @@ rc=$(cat "$tmp/native.rc")
 [ "$rc" = 0 ] || bad "native run: exit $rc"
 for want in 'system(exit 3): exited 3' 'pclose: exited 4' \
 	    'waitpid(pid) + handler without SA_RESTART: -1 EINTR' \
-	    'released by the counting thread: yes' 'stdin: 3 lines'; do
+	    'released by the counting thread: yes' 'stdin: 3 lines' \
+	    'fclose of a popen stream: exited 5' \
+	    'fclose of a popen stream in a thread: exited 0; released by the counting thread: yes'; do
 	grep -qF "$want" "$tmp/native.out" ||
 		bad "native output lacks '$want'"
 done

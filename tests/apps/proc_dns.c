@@ -12,8 +12,8 @@
  * fork + exec + waitpid, wait/wait3/wait4/waitid, ECHILD, WNOHANG,
  * WUNTRACED, a child that becomes its parent's tracee (PTRACE_TRACEME),
  * waitpid cut short by a signal handler (EINTR without SA_RESTART, the
- * child collected with it), a waitpid in one thread while another thread
- * keeps counting, the signal mask children of threads start with (the
+ * child collected with it), a waitpid and an fclose of a popen stream in
+ * one thread while another thread keeps counting, the signal mask children of threads start with (the
  * program's, whichever worker the thread runs on); finally F_GETFL of
  * fds 0, 1, 2.
  *
@@ -257,6 +257,16 @@ static void run_popen(void)
 	st = pclose(f);
 	printf("popen: read %s", line);
 	printf("pclose: %s\n", status_str(st));
+	/* glibc's pclose is fclose: the same wait, the same status (the
+	 * point of the check, hence no -Wmismatched-dealloc here). */
+	f = popen("exit 5", "r");
+	if (!f)
+		die("popen");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-dealloc"
+	st = fclose(f);
+#pragma GCC diagnostic pop
+	printf("fclose of a popen stream: %s\n", status_str(st));
 }
 
 static void run_spawn_sort(void)
@@ -552,6 +562,49 @@ static void run_threads(void)
 	       WIFEXITED(w.st) && !WEXITSTATUS(w.st) ? "yes" : "no");
 }
 
+/* The same with fclose of a popen stream (which waits for its child, as
+ * pclose does): the command ends when the counting thread writes into
+ * the pipe it reads, or after 10 s (exit 124). */
+struct fclose_arg {
+	FILE *f;
+	int st;
+};
+
+static void *fclose_fn(void *p)
+{
+	struct fclose_arg *a = p;
+
+	a->st = fclose(a->f);
+	return NULL;
+}
+
+static void run_fclose_threads(void)
+{
+	struct fclose_arg a = { 0 };
+	char cmd[96];
+	pthread_t tc, tf;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe(go))
+		die("pipe");
+	snprintf(cmd, sizeof(cmd), "exec timeout 10 head -c1 <&%d >/dev/null",
+		 go[0]);
+	a.f = popen(cmd, "r");
+	if (!a.f)
+		die("popen");
+	close(go[0]);
+	if (pthread_create(&tf, NULL, fclose_fn, &a) ||
+	    pthread_create(&tc, NULL, count_fn, NULL))
+		die("pthread_create");
+	pthread_join(tf, NULL);
+	pthread_join(tc, NULL);
+	close(go[1]);
+	signal(SIGPIPE, SIG_DFL);
+	printf("fclose of a popen stream in a thread: %s; released by the "
+	       "counting thread: %s\n", status_str(a.st),
+	       WIFEXITED(a.st) && !WEXITSTATUS(a.st) ? "yes" : "no");
+}
+
 /* ---- the signal mask children start with ---- */
 
 #define N_MASK_THREADS	6
@@ -662,6 +715,7 @@ int main(int argc, char **argv)
 	run_waits();
 	run_eintr();
 	run_threads();
+	run_fclose_threads();
 	run_child_masks();
 	if (argc > 1 && !strcmp(argv[1], "-i")) {
 		if (pthread_create(&tr, NULL, read_fn, &rd))

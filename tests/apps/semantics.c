@@ -1032,6 +1032,62 @@ static void s_stream_partial_reads(const char *name)
 	close2(v);
 }
 
+/* A socket used through a FILE (fdopen) and closed with fclose, inside
+ * libc; its number reused by open(): read and write on the new file, a
+ * regular one, act on the file. */
+static void s_fclose_reuse(const char *name)
+{
+	char path[] = "/tmp/dtact-semantics-XXXXXX", a[8] = "", b[4] = "";
+	int v[2], fd, fd2;
+	long r1, r2;
+	FILE *f;
+
+	sp(SOCK_STREAM, v);
+	if (write(v[1], "hi", 2) != 2 || read(v[0], b, 2) != 2)
+		perror("write/read");
+	f = fdopen(v[0], "r+");
+	if (!f)
+		perror("fdopen");
+	fclose(f);
+	fd = mkstemp(path);
+	fd2 = fd == v[0];	/* the same number, or the test proves less */
+	errno = CANARY;
+	r1 = write(fd, "file", 4);
+	lseek(fd, 0, SEEK_SET);
+	r2 = read(fd, a, sizeof(a) - 1);
+	report(name, r1, errno, "reused:%d read=%ld:%s", fd2, r2, a);
+	close(fd);
+	unlink(path);
+	close(v[1]);
+}
+
+/* The same with freopen, which closes the socket and opens the file on
+ * the same number inside libc, with no close() to see. */
+static void s_freopen_reuse(const char *name)
+{
+	char path[] = "/tmp/dtact-semantics-XXXXXX", a[8] = "", b[4] = "";
+	int v[2], fd;
+	long r;
+	FILE *f;
+
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, "file", 4) != 4)
+		perror("mkstemp");
+	close(fd);
+	sp(SOCK_STREAM, v);
+	if (write(v[1], "hi", 2) != 2 || read(v[0], b, 2) != 2)
+		perror("write/read");
+	f = fdopen(v[0], "r+");
+	if (!f || !freopen(path, "r", f))
+		perror("fdopen/freopen");
+	errno = CANARY;
+	r = read(fileno(f), a, sizeof(a) - 1);
+	report(name, r, errno, "same:%d %s", fileno(f) == v[0], a);
+	fclose(f);
+	unlink(path);
+	close(v[1]);
+}
+
 static void s_writev_readv_pipe(const char *name)
 {
 	int p[2];
@@ -4211,7 +4267,9 @@ static const struct scenario table[] = {
 	S(peer_close_read), S(peer_close_wait), S(epipe_sock), S(epipe_pipe),
 	S(epipe_thread), S(epipe_many), S(epipe_while_blocked), S(econnreset_unread),
 	S(econnreset_linger0_wait),
-	S(stream_partial_reads), S(writev_readv_pipe), S(dgram_trunc),
+	S(stream_partial_reads), S(fclose_reuse), S(freopen_reuse),
+	S(writev_readv_pipe),
+	S(dgram_trunc),
 	S(dgram_sendmsg_wait), S(udp_recvfrom_wait),
 	S(big_write_sock), S(big_write_pipe), S(big_writev_sock),
 	S(big_send_tcp),
