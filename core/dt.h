@@ -440,6 +440,8 @@ int dt_arena_commit_stack(struct dt_arena *a, struct dt_fiber *f);
 
 /* Keys (POSIX thread-specific data semantics, per fiber) */
 int dt_key_create(uint32_t *key, void (*dtor)(void *));
+/* In the child of fork(2): free the key table's lock. */
+void dt_key_fork_child(void);
 int dt_key_delete(uint32_t key);
 void *dt_key_get(struct dt_fiber *f, uint32_t key);
 int dt_key_set(struct dt_fiber *f, uint32_t key, const void *v);

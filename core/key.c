@@ -34,6 +34,13 @@ struct dt_keyvals {
 static struct dt_keyslot keys[DT_KEYS_MAX];
 static _Atomic uint32_t key_lock;
 
+void dt_key_fork_child(void)
+{
+	/* A thread that vanished in fork may have held it mid-update of one
+	 * slot; glibc's key table has no lock to lose. */
+	atomic_store_explicit(&key_lock, 0, memory_order_relaxed);
+}
+
 int dt_key_create(uint32_t *key, void (*dtor)(void *))
 {
 	uint32_t i;

@@ -120,6 +120,8 @@ void dt_sig_fork_child(void);
  * calling fiber must inherit it; see interpose/process.c.  may_wait: the
  * caller may park while libc has every signal blocked for a moment. */
 void dt_program_sigmask(sigset_t *m, bool may_wait);
+/* In the child of fork(2): free the popen list's lock (process.c). */
+void dt_process_fork_child(void);
 /* In the child of fork(2): one thread, the calling fiber (POSIX). */
 void dt_pthread_fork_child(void);
 /* In the child of fork(2): every inherited descriptor is shared with the

@@ -701,6 +701,12 @@ static void popen_remember(FILE *fp)
 	dt_spin_unlock(&popens.lock);
 }
 
+void dt_process_fork_child(void)
+{
+	/* Held by a thread that vanished in fork: the child's own. */
+	atomic_store_explicit(&popens.lock, 0, memory_order_relaxed);
+}
+
 /* Take fp off the list; whether it was on it. */
 static bool popen_forget(FILE *fp)
 {

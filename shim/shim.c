@@ -89,6 +89,10 @@ static void fork_child(void)
 	struct dt_worker *w0;
 
 	dt_sync_fork_child();
+	/* Locks a vanished thread may have held, whatever the child
+	 * becomes. */
+	dt_key_fork_child();
+	dt_process_fork_child();
 	if (!dt_shim_up || dt_shim_forked || !f || dt_sig_depth ||
 	    dt_rt_fork_child(f)) {
 		/* No runtime: straight to libc, waits as a plain thread. */
